@@ -1,0 +1,1 @@
+"""All I/O lives here: the SparkSession factory, the config loader, Delta helpers, jobs, CLI."""

@@ -1,0 +1,124 @@
+"""The one config loader: defaults in code, an env file, environment variables on top.
+
+Precedence (last wins): the defaults below, the env file (``GROWTH_ENV_FILE`` or
+``./growth.env`` when present), then ``GROWTH_*`` environment variables. Every field maps to
+``GROWTH_<FIELD NAME IN CAPITALS>``; ``growth config`` prints the resolved values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from growth.layout import DATABASE, delta_maven_coordinates
+
+
+class ConfigError(ValueError):
+    """A setting is missing or cannot be parsed; the message names the variable."""
+
+
+def _default_shuffle_partitions() -> int:
+    # Two to four tasks per core keeps both cores busy without thousands of tiny tasks;
+    # adaptive execution coalesces further when the data is small.
+    return max(4, 4 * (os.cpu_count() or 2))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Resolved settings of one job run. Transforms never see this object, only scalars."""
+
+    lake_root: Path = Path("lake")
+    master: str = "local[*]"
+    database: str = DATABASE
+    driver_memory: str = "6g"
+    shuffle_partitions: int = dataclasses.field(default_factory=_default_shuffle_partitions)
+    # Maven coordinates Spark resolves on first use (cached in ~/.ivy2.5.2 afterwards).
+    delta_packages: str = dataclasses.field(default_factory=delta_maven_coordinates)
+    # Comma-separated local jar paths; when set, used instead of resolving delta_packages.
+    spark_jars: str = ""
+    raw_format: str = "parquet"
+    sim_end_date: date = date(2026, 10, 31)
+    sim_seed: int = 7
+    log_level: str = "INFO"
+
+    @property
+    def raw_root(self) -> Path:
+        """Landing zone: ``<lake>/raw/<source>/batch_date=YYYY-MM-DD/``."""
+        return self.lake_root / "raw"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.lake_root / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.lake_root / "metastore_db"
+
+    def table(self, name: str) -> str:
+        """Fully qualified metastore name of a table, e.g. ``growth.silver_orders``."""
+        return f"{self.database}.{name}"
+
+
+def _parse_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if "=" not in stripped:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {stripped!r}")
+        key, value = stripped.split("=", 1)
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _coerce(field: dataclasses.Field, raw: str, source: str) -> object:
+    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
+    try:
+        if kind == "Path":
+            return Path(raw).expanduser().resolve()
+        if kind == "int":
+            return int(raw)
+        if kind == "date":
+            return date.fromisoformat(raw)
+        return raw
+    except ValueError as exc:
+        raise ConfigError(f"{source}: cannot parse {raw!r} as {kind}: {exc}") from exc
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> Config:
+    """Resolve the config from defaults, the env file and ``GROWTH_*`` variables."""
+    environ = os.environ if environ is None else environ
+    if env_file is None and environ.get("GROWTH_ENV_FILE"):
+        env_file = Path(environ["GROWTH_ENV_FILE"])
+        if not env_file.is_file():
+            raise ConfigError(f"GROWTH_ENV_FILE points to {env_file}, which does not exist")
+    if env_file is None and Path("growth.env").is_file():
+        env_file = Path("growth.env")
+    layered: dict[str, tuple[str, str]] = {}
+    if env_file is not None:
+        for key, value in _parse_env_file(env_file).items():
+            layered[key] = (value, f"{env_file} ({key})")
+    for key, value in environ.items():
+        if key.startswith("GROWTH_") and key != "GROWTH_ENV_FILE":
+            layered[key] = (value, f"environment variable {key}")
+
+    fields = {f"GROWTH_{f.name.upper()}": f for f in dataclasses.fields(Config)}
+    unknown = sorted(k for k in layered if k not in fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
+        )
+    overrides = {
+        fields[key].name: _coerce(fields[key], value, source)
+        for key, (value, source) in layered.items()
+    }
+    cfg = Config(**overrides)
+    # Spark and Derby resolve relative paths against their own working directory, which
+    # differs between the CLI, spark-submit and Airflow workers: pin the lake absolutely.
+    return dataclasses.replace(cfg, lake_root=cfg.lake_root.expanduser().resolve())

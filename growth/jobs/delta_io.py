@@ -1,0 +1,96 @@
+"""Delta read/merge/replaceWhere/append helpers: the only place tables are written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+
+def table_exists(spark: SparkSession, name: str) -> bool:
+    return spark.catalog.tableExists(name)
+
+
+def ensure_table(
+    spark: SparkSession, name: str, schema: StructType, partition_by: Sequence[str] = ()
+) -> None:
+    """Create an empty Delta table with this schema unless it exists already."""
+    builder = DeltaTable.createIfNotExists(spark).tableName(name).addColumns(schema)
+    if partition_by:
+        builder = builder.partitionedBy(*partition_by)
+    builder.execute()
+
+
+def current_version(spark: SparkSession, name: str) -> int | None:
+    """The table's latest Delta version, or None when the table does not exist."""
+    if not table_exists(spark, name):
+        return None
+    return DeltaTable.forName(spark, name).history(1).select("version").first()[0]
+
+
+def _last_operation_metrics(spark: SparkSession, name: str) -> dict[str, int]:
+    row = DeltaTable.forName(spark, name).history(1).select("operationMetrics").first()
+    return {k: int(v) for k, v in (row[0] or {}).items() if str(v).isdigit()}
+
+
+def merge_latest(
+    spark: SparkSession,
+    df: DataFrame,
+    name: str,
+    keys: Sequence[str],
+    update_when: str,
+    partition_by: Sequence[str] = (),
+) -> dict[str, int]:
+    """Upsert ``df`` into ``name`` on ``keys``; update a match only when ``update_when`` holds.
+
+    ``update_when`` refers to the incoming row as ``s`` and the stored one as ``t``. Returns
+    the merge's row counts (inserted, updated, unchanged).
+    """
+    ensure_table(spark, name, df.schema, partition_by)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (
+        DeltaTable.forName(spark, name)
+        .alias("t")
+        .merge(df.alias("s"), on)
+        .whenMatchedUpdateAll(condition=update_when)
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    metrics = _last_operation_metrics(spark, name)
+    return {
+        "inserted": metrics.get("numTargetRowsInserted", 0),
+        "updated": metrics.get("numTargetRowsUpdated", 0),
+        "unchanged": metrics.get("numSourceRows", 0)
+        - metrics.get("numTargetRowsInserted", 0)
+        - metrics.get("numTargetRowsUpdated", 0),
+    }
+
+
+def replace_where(
+    spark: SparkSession,
+    df: DataFrame,
+    name: str,
+    predicate: str,
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df`` (idempotent reruns)."""
+    ensure_table(spark, name, df.schema, partition_by)
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", predicate)
+        .saveAsTable(name)
+    )
+
+
+def append(spark: SparkSession, df: DataFrame, name: str) -> None:
+    """Append rows (for logs, where every run adds its own record)."""
+    ensure_table(spark, name, df.schema)
+    df.write.format("delta").mode("append").saveAsTable(name)
+
+
+def overwrite(spark: SparkSession, df: DataFrame, name: str) -> None:
+    """Replace a whole table (for tables regenerated in full, like simulator ground truth)."""
+    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(name)

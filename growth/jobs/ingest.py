@@ -1,0 +1,220 @@
+"""Ingest: raw batches of one source -> ``silver_<source>`` (MERGE) + ``quarantine``.
+
+Batches ingested by a run: ``--from`` .. ``--as-of`` when ``--from`` is given; otherwise
+every batch after the newest one already in silver (catch-up), or just ``--as-of`` when
+silver is already past it (a rerun or backfill of an old day). Re-ingesting a batch changes
+nothing: a stored row is replaced only by a strictly newer version of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from datetime import date, timedelta
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from growth.features.contracts import CONTRACTS, SourceContract
+from growth.features.ingest_rules import (
+    BATCH_DATE,
+    RAW,
+    REASON,
+    REASONS,
+    ROW_HASH,
+    VERSION_RANK,
+    annotate_batch,
+    newer_than_target,
+    rank_versions,
+    split_columns,
+)
+from growth.jobs import delta_io
+from growth.jobs.config import Config, load_config
+from growth.jobs.raw import read_batches
+from growth.jobs.run_log import RunRecord
+from growth.jobs.session import get_spark
+from growth.layout import QUARANTINE_TABLE, SOURCE_ORDER, silver_table
+
+log = logging.getLogger(__name__)
+
+
+class ReconciliationError(RuntimeError):
+    """Rows in != accepted + quarantined + duplicates: a row was lost or invented."""
+
+
+class ParentTableMissingError(RuntimeError):
+    """A foreign key points at a source whose silver table does not exist yet."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestCounts:
+    rows_in: int
+    accepted: int
+    quarantined: int
+    duplicates: int
+
+    def reconcile(self, source: str) -> None:
+        if self.rows_in != self.accepted + self.quarantined + self.duplicates:
+            raise ReconciliationError(
+                f"{source}: rows in {self.rows_in} != accepted {self.accepted} + quarantined "
+                f"{self.quarantined} + duplicates {self.duplicates}; nothing was published"
+            )
+
+
+def _batch_window(
+    spark: SparkSession, silver: str, as_of: date, batch_from: date | None
+) -> date | None:
+    if batch_from is not None:
+        return batch_from
+    if not delta_io.table_exists(spark, silver):
+        return None  # first run: everything landed so far
+    newest = spark.table(silver).agg(F.max(BATCH_DATE)).first()[0]
+    if newest is None or newest < as_of:
+        return None if newest is None else newest + timedelta(days=1)
+    return as_of
+
+
+def _parent_keys(
+    spark: SparkSession, cfg: Config, contract: SourceContract
+) -> dict[str, DataFrame]:
+    keys: dict[str, DataFrame] = {}
+    for fk_col, parent in contract.foreign_keys.items():
+        parent_table = cfg.table(silver_table(parent))
+        if not delta_io.table_exists(spark, parent_table):
+            raise ParentTableMissingError(
+                f"source '{contract.name}' checks {fk_col} against {parent_table}, which does "
+                f"not exist yet: ingest '{parent}' first (growth ingest --source {parent})."
+            )
+        parent_key = CONTRACTS[parent].keys[0]
+        keys[fk_col] = spark.table(parent_table).select(parent_key)
+    return keys
+
+
+def _count(ranked: DataFrame) -> IngestCounts:
+    row = ranked.agg(
+        F.count(F.lit(1)).alias("rows_in"),
+        F.count(F.when(F.col(VERSION_RANK) == 1, 1)).alias("accepted"),
+        F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("quarantined"),
+        F.count(F.when(F.col(VERSION_RANK) > 1, 1)).alias("duplicates"),
+    ).first()
+    return IngestCounts(row.rows_in, row.accepted, row.quarantined, row.duplicates)
+
+
+def _quarantine_rows(ranked: DataFrame, source: str, run_id: str) -> DataFrame:
+    """Grain: one row per rejected raw row, with its reasons and the row as received."""
+    return ranked.where(F.col(REASON).isNotNull()).select(
+        F.lit(source).alias("source"),
+        F.col(BATCH_DATE).alias("batch_date"),
+        F.split(F.col(REASON), ":").getItem(0).alias("reason_code"),
+        F.col(REASON).alias("reason"),
+        F.col(REASONS).alias("reasons"),
+        F.col(RAW).alias("raw"),
+        F.lit(run_id).alias("run_id"),
+    )
+
+
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    as_of: date,
+    source: str,
+    batch_from: date | None = None,
+) -> IngestCounts:
+    """Ingest the batches of ``source`` due at ``as_of``; return the reconciled counts."""
+    if source not in CONTRACTS:
+        raise ValueError(f"unknown source '{source}'; known: {', '.join(SOURCE_ORDER)}")
+    contract = CONTRACTS[source]
+    silver = cfg.table(silver_table(source))
+    record = RunRecord(job="ingest", target_table=silver, as_of=as_of)
+    try:
+        batch_from = _batch_window(spark, silver, as_of, batch_from)
+        record.batch_from, record.batch_to = batch_from, as_of
+        raw = read_batches(spark, cfg, source, batch_from, as_of)
+        extras = split_columns(raw.columns, contract)
+        if extras:
+            log.warning(
+                "%s: column(s) %s are not in the contract; kept out of silver (they remain "
+                "visible in quarantine's raw JSON only)", source, ", ".join(extras),
+            )
+        ranked = rank_versions(
+            annotate_batch(raw, contract, _parent_keys(spark, cfg, contract)), contract
+        ).persist(StorageLevel.MEMORY_AND_DISK)
+        counts = _count(ranked)
+        record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
+        record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
+        counts.reconcile(source)
+
+        accepted = ranked.where(F.col(VERSION_RANK) == 1).select(
+            *contract.column_names, BATCH_DATE, ROW_HASH
+        )
+        merged = delta_io.merge_latest(
+            spark, accepted, silver, contract.keys, newer_than_target(contract)
+        )
+        record.rows_inserted, record.rows_updated = merged["inserted"], merged["updated"]
+        record.rows_unchanged = merged["unchanged"]
+        window = f"source = '{source}' AND batch_date <= '{as_of}'"
+        if batch_from is not None:
+            window += f" AND batch_date >= '{batch_from}'"
+        delta_io.replace_where(
+            spark,
+            _quarantine_rows(ranked, source, record.run_id),
+            cfg.table(QUARANTINE_TABLE),
+            window,
+            partition_by=("source",),
+        )
+        ranked.unpersist()
+        record.table_version = delta_io.current_version(spark, silver)
+        record.status = "empty" if counts.rows_in == 0 else "success"
+        if counts.rows_in == 0:
+            log.warning("%s: no raw rows in batches %s..%s", source, batch_from or "start", as_of)
+        log.info(
+            "%s: rows in %d = accepted %d + quarantined %d + duplicates dropped %d "
+            "(silver: %d inserted, %d updated, %d unchanged)",
+            source, counts.rows_in, counts.accepted, counts.quarantined, counts.duplicates,
+            merged["inserted"], merged["updated"], merged["unchanged"],
+        )
+        return counts
+    except Exception as exc:
+        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        record.write(spark, cfg)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        required=True,
+        choices=[*SOURCE_ORDER, "all"],
+        help="source to ingest, or 'all' for every source in dependency order",
+    )
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat, help="run date")
+    parser.add_argument(
+        "--from",
+        dest="batch_from",
+        type=date.fromisoformat,
+        default=None,
+        help="first batch date to (re)ingest; default: catch up after silver's newest batch",
+    )
+
+
+def execute(args: argparse.Namespace) -> None:
+    cfg = load_config()
+    spark = get_spark(cfg, f"ingest-{args.source}")
+    sources = SOURCE_ORDER if args.source == "all" else (args.source,)
+    for source in sources:
+        run(spark, cfg, args.as_of, source, args.batch_from)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from growth.jobs.cli import main as cli_main
+
+    cli_main(["ingest", *(argv or [])])
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

@@ -1,0 +1,53 @@
+"""Reading the raw landing zone: ``<lake>/raw/<source>/batch_date=YYYY-MM-DD/``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from growth.features.ingest_rules import BATCH_DATE
+from growth.jobs.config import Config
+
+
+class RawDataMissingError(FileNotFoundError):
+    """No landing folder for a source: nothing has ever been delivered for it."""
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Existence check through Hadoop's file system, so HDFS/S3 lake roots work too."""
+    jvm = spark._jvm  # noqa: SLF001
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    fs = hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration())  # noqa: SLF001
+    return bool(fs.exists(hadoop_path))
+
+
+def raw_source_path(cfg: Config, source: str) -> str:
+    return str(cfg.raw_root / source)
+
+
+def read_batches(
+    spark: SparkSession, cfg: Config, source: str, batch_from: date | None, batch_to: date
+) -> DataFrame:
+    """Raw rows of ``source`` landed in batches ``batch_from..batch_to`` (inclusive).
+
+    Grain: one row per raw row. Adds ``_batch_date`` from the folder name. All columns are
+    read as delivered (CSV as strings); typing happens in the contract check.
+    """
+    path = raw_source_path(cfg, source)
+    if not path_exists(spark, path):
+        raise RawDataMissingError(
+            f"no raw data for source '{source}': {path} does not exist. Land batches there as "
+            f"{path}/batch_date=YYYY-MM-DD/*.{cfg.raw_format}, or generate a marketplace with "
+            "'growth simulate --profile demo'."
+        )
+    reader = spark.read.format(cfg.raw_format)
+    if cfg.raw_format == "csv":
+        reader = reader.option("header", "true").option("inferSchema", "false")
+    df = reader.option("basePath", path).load(path).withColumnRenamed("batch_date", BATCH_DATE)
+    df = df.withColumn(BATCH_DATE, F.col(BATCH_DATE).cast("date"))
+    window = F.col(BATCH_DATE) <= F.lit(batch_to)
+    if batch_from is not None:
+        window &= F.col(BATCH_DATE) >= F.lit(batch_from)
+    return df.where(window)

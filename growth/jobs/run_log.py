@@ -1,0 +1,91 @@
+"""The ``run_log`` table: one row per job run, with its reconciliation and what it wrote."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from datetime import UTC, date, datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql.types import (
+    DateType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from growth.jobs import delta_io
+from growth.jobs.config import Config
+from growth.layout import RUN_LOG_TABLE
+
+RUN_LOG_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("job", StringType(), False),
+        StructField("target_table", StringType(), False),
+        StructField("as_of", DateType(), False),
+        StructField("batch_from", DateType(), True),
+        StructField("batch_to", DateType(), True),
+        StructField("rows_in", LongType(), True),
+        StructField("rows_accepted", LongType(), True),
+        StructField("rows_quarantined", LongType(), True),
+        StructField("rows_duplicate", LongType(), True),
+        StructField("rows_inserted", LongType(), True),
+        StructField("rows_updated", LongType(), True),
+        StructField("rows_unchanged", LongType(), True),
+        StructField("table_version", LongType(), True),
+        StructField("status", StringType(), False),
+        StructField("message", StringType(), True),
+        StructField("started_at", TimestampType(), False),
+        StructField("finished_at", TimestampType(), False),
+        StructField("duration_s", DoubleType(), False),
+    ]
+)
+
+
+def new_run_id(job: str) -> str:
+    """The Airflow run id when Airflow launched us (so logs join up), else a fresh one."""
+    airflow_run = os.environ.get("AIRFLOW_CTX_DAG_RUN_ID")
+    suffix = uuid.uuid4().hex[:8]
+    return f"{airflow_run}:{job}:{suffix}" if airflow_run else f"{job}:{suffix}"
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """What one run did. Fill the counts as they become known, then ``write``."""
+
+    job: str
+    target_table: str
+    as_of: date
+    run_id: str = ""
+    batch_from: date | None = None
+    batch_to: date | None = None
+    rows_in: int | None = None
+    rows_accepted: int | None = None
+    rows_quarantined: int | None = None
+    rows_duplicate: int | None = None
+    rows_inserted: int | None = None
+    rows_updated: int | None = None
+    rows_unchanged: int | None = None
+    table_version: int | None = None
+    status: str = "running"
+    message: str | None = None
+    # Wall-clock times describe the run itself, never the data it computes.
+    started_at: datetime = dataclasses.field(default_factory=lambda: datetime.now(UTC))
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            self.run_id = new_run_id(self.job)
+
+    def write(self, spark: SparkSession, cfg: Config) -> None:
+        finished = datetime.now(UTC)
+        values = dataclasses.asdict(self)
+        # Aware datetimes: PySpark converts them to UTC instants whatever the local zone.
+        values["finished_at"] = finished
+        values["duration_s"] = (finished - self.started_at).total_seconds()
+        row = tuple(values[f.name] for f in RUN_LOG_SCHEMA.fields)
+        delta_io.append(spark, spark.createDataFrame([row], RUN_LOG_SCHEMA), cfg.table(RUN_LOG_TABLE))

@@ -1,0 +1,92 @@
+"""The one SparkSession factory: Delta, an embedded metastore under the lake, UTC, AQE."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.errors import PySparkRuntimeError
+from pyspark.sql import SparkSession
+
+from growth.jobs.config import Config
+
+class SparkStartError(RuntimeError):
+    """Spark could not start, almost always because the Delta jars could not be obtained."""
+
+
+def spark_conf(cfg: Config) -> dict[str, str]:
+    """Every Spark setting the platform relies on, for the session and for spark-submit."""
+    lake = cfg.lake_root
+    conf = {
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(cfg.warehouse_dir),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": (
+            f"jdbc:derby:;databaseName={cfg.metastore_dir};create=true"
+        ),
+        # Derby writes derby.log into the working directory unless told otherwise.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={lake}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
+        "spark.driver.memory": cfg.driver_memory,
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    if cfg.spark_jars:
+        conf["spark.jars"] = cfg.spark_jars
+    else:
+        conf["spark.jars.packages"] = cfg.delta_packages
+    return conf
+
+
+def _delta_loaded(spark: SparkSession) -> bool:
+    # Spark's own lookup uses the class loader that holds --packages jars; a plain
+    # Class.forName from py4j would only see the JVM's boot class path.
+    utils = spark._jvm.org.apache.spark.util.Utils  # noqa: SLF001
+    return bool(utils.classIsLoadable("io.delta.sql.DeltaSparkSessionExtension"))
+
+
+def _how_to_fix(cfg: Config) -> str:
+    wanted = cfg.spark_jars or cfg.delta_packages
+    group, artifact, version = cfg.delta_packages.split(":")
+    return (
+        f"Spark could not load the Delta Lake jars ({wanted}).\n"
+        "Spark resolves them from Maven Central on first use and caches them in ~/.ivy2.5.2;\n"
+        "it also looks in the local Maven repository (~/.m2). To fix, either:\n"
+        "  - allow access to https://repo1.maven.org once and rerun, or\n"
+        f"  - fetch them with Maven: mvn dependency:get -Dartifact={group}:{artifact}:{version}\n"
+        f"    (and io.delta:delta-storage:{version}), or\n"
+        "  - point GROWTH_SPARK_JARS at local copies: "
+        "GROWTH_SPARK_JARS=/path/delta-spark.jar,/path/delta-storage.jar\n"
+        "The lines printed by Spark above name the artifact that could not be resolved."
+    )
+
+
+def get_spark(cfg: Config, app_name: str = "growth") -> SparkSession:
+    """Return the session for this process, creating it (and the ``growth`` database) once.
+
+    Under spark-submit the master and jars come from the submit command; the settings
+    here are then only defaults and ``spark.master`` is left as submitted.
+    """
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in spark_conf(cfg).items():
+        builder = builder.config(key, value)
+    # spark-submit starts the JVM first and hands its port to the Python driver.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        builder = builder.master(cfg.master)
+    try:
+        spark = builder.enableHiveSupport().getOrCreate()
+    except PySparkRuntimeError as exc:
+        raise SparkStartError(_how_to_fix(cfg)) from exc
+    if not _delta_loaded(spark):
+        raise SparkStartError(_how_to_fix(cfg))
+    spark.sparkContext.setLogLevel("WARN")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {cfg.database}")
+    return spark
+
