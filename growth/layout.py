@@ -25,6 +25,14 @@ SOURCE_ORDER: tuple[str, ...] = (
     "opt_outs",
 )
 
+# Sources ingested together by one task of the daily DAG (one Spark start-up each). Each
+# group only references sources of earlier groups or earlier in its own list.
+SOURCE_GROUPS: dict[str, tuple[str, ...]] = {
+    "entities": ("merchants", "creators", "account_managers", "products"),
+    "activity": ("orders", "reviews", "traffic_daily", "creator_daily_stats"),
+    "outreach": ("outreach_events", "opt_outs"),
+}
+
 QUARANTINE_TABLE = "quarantine"
 RUN_LOG_TABLE = "run_log"
 GROUND_TRUTH_TABLE = "sim_ground_truth"

@@ -150,15 +150,21 @@ def annotate_batch(
     return out.withColumn(REASON, F.get(F.col(REASONS), 0))
 
 
+def version_order(contract: SourceContract) -> tuple[str, str, str]:
+    """Columns that order the versions of a key, most significant first."""
+    return (contract.version_column, BATCH_DATE, ROW_HASH)
+
+
 def rank_versions(annotated: DataFrame, contract: SourceContract) -> DataFrame:
     """Add ``_version_rank``: 1 for the latest valid version of each key, 2.. for older ones.
 
-    Latest means the newest batch, then the newest ``version_column``, then (for a
-    deterministic tie-break between different rows) the greatest row hash. Rejected rows get
-    a null rank: they are not versions of anything.
+    Latest means the newest ``version_column`` (so an old version that arrives late never
+    overwrites a newer one), then the latest batch (latest ingestion wins a tie), then the
+    greatest row hash (a deterministic tie-break between different rows of one batch).
+    Rejected rows get a null rank: they are not versions of anything.
     """
     window = Window.partitionBy("__valid", *contract.keys).orderBy(
-        F.col(BATCH_DATE).desc(), F.col(contract.version_column).desc(), F.col(ROW_HASH).desc()
+        *[F.col(c).desc() for c in version_order(contract)]
     )
     return (
         annotated.withColumn("__valid", F.col(REASON).isNull())
@@ -169,7 +175,7 @@ def rank_versions(annotated: DataFrame, contract: SourceContract) -> DataFrame:
 
 def newer_than_target(contract: SourceContract, source: str = "s", target: str = "t") -> str:
     """MERGE condition under which an incoming row replaces the stored version of its key."""
-    order = (BATCH_DATE, contract.version_column, ROW_HASH)
+    order = version_order(contract)
     incoming = ", ".join(f"{source}.`{c}`" for c in order)
     stored = ", ".join(f"{target}.`{c}`" for c in order)
     return f"struct({incoming}) > struct({stored})"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 
@@ -77,18 +78,15 @@ def replace_where(
 ) -> None:
     """Atomically replace the rows matching ``predicate`` with ``df`` (idempotent reruns)."""
     ensure_table(spark, name, df.schema, partition_by)
-    (
-        df.write.format("delta")
-        .mode("overwrite")
-        .option("replaceWhere", predicate)
-        .saveAsTable(name)
-    )
+    # The V2 writer's conditional overwrite is Delta's replaceWhere without touching the
+    # Hive schema entry (saveAsTable tries, and fails noisily, to re-register it).
+    df.writeTo(name).overwrite(F.expr(predicate))
 
 
 def append(spark: SparkSession, df: DataFrame, name: str) -> None:
     """Append rows (for logs, where every run adds its own record)."""
     ensure_table(spark, name, df.schema)
-    df.write.format("delta").mode("append").saveAsTable(name)
+    df.writeTo(name).append()
 
 
 def overwrite(spark: SparkSession, df: DataFrame, name: str) -> None:

@@ -35,7 +35,7 @@ from growth.jobs.config import Config, load_config
 from growth.jobs.raw import read_batches
 from growth.jobs.run_log import RunRecord
 from growth.jobs.session import get_spark
-from growth.layout import QUARANTINE_TABLE, SOURCE_ORDER, silver_table
+from growth.layout import QUARANTINE_TABLE, RUN_LOG_TABLE, SOURCE_GROUPS, SOURCE_ORDER, silver_table
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +64,25 @@ class IngestCounts:
 
 
 def _batch_window(
-    spark: SparkSession, silver: str, as_of: date, batch_from: date | None
+    spark: SparkSession, cfg: Config, silver: str, as_of: date, batch_from: date | None
 ) -> date | None:
+    """First batch to ingest (None: from the first batch ever landed)."""
     if batch_from is not None:
         return batch_from
-    if not delta_io.table_exists(spark, silver):
-        return None  # first run: everything landed so far
-    newest = spark.table(silver).agg(F.max(BATCH_DATE)).first()[0]
-    if newest is None or newest < as_of:
-        return None if newest is None else newest + timedelta(days=1)
-    return as_of
+    # The run log says through which batch the last successful run got; reading it is far
+    # cheaper than scanning silver for its newest batch.
+    log_table = cfg.table(RUN_LOG_TABLE)
+    if not delta_io.table_exists(spark, silver) or not delta_io.table_exists(spark, log_table):
+        return None
+    done = (
+        spark.table(log_table)
+        .where((F.col("target_table") == silver) & (F.col("status").isin("success", "empty")))
+        .agg(F.max("batch_to"))
+        .first()[0]
+    )
+    if done is None:
+        return None
+    return done + timedelta(days=1) if done < as_of else as_of
 
 
 def _parent_keys(
@@ -129,9 +138,9 @@ def run(
     silver = cfg.table(silver_table(source))
     record = RunRecord(job="ingest", target_table=silver, as_of=as_of)
     try:
-        batch_from = _batch_window(spark, silver, as_of, batch_from)
+        batch_from = _batch_window(spark, cfg, silver, as_of, batch_from)
         record.batch_from, record.batch_to = batch_from, as_of
-        raw = read_batches(spark, cfg, source, batch_from, as_of)
+        raw = read_batches(spark, cfg, source, batch_from, as_of, contract.column_names)
         extras = split_columns(raw.columns, contract)
         if extras:
             log.warning(
@@ -187,8 +196,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         required=True,
-        choices=[*SOURCE_ORDER, "all"],
-        help="source to ingest, or 'all' for every source in dependency order",
+        type=_parse_sources,
+        help=(
+            "source(s) to ingest, comma-separated, or a group: "
+            + "; ".join(f"{g} = {','.join(s)}" for g, s in SOURCE_GROUPS.items())
+            + "; or 'all'. Sources: " + ", ".join(SOURCE_ORDER)
+        ),
     )
     parser.add_argument("--as-of", required=True, type=date.fromisoformat, help="run date")
     parser.add_argument(
@@ -200,11 +213,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _parse_sources(text: str) -> tuple[str, ...]:
+    """'all', a group name, or a comma-separated list, returned in dependency order."""
+    if text == "all":
+        return SOURCE_ORDER
+    wanted: set[str] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part in SOURCE_GROUPS:
+            wanted.update(SOURCE_GROUPS[part])
+        elif part in SOURCE_ORDER:
+            wanted.add(part)
+        else:
+            raise argparse.ArgumentTypeError(
+                f"unknown source '{part}'; known: {', '.join(SOURCE_ORDER)}, groups: "
+                f"{', '.join(SOURCE_GROUPS)}, or all"
+            )
+    return tuple(s for s in SOURCE_ORDER if s in wanted)
+
+
 def execute(args: argparse.Namespace) -> None:
     cfg = load_config()
-    spark = get_spark(cfg, f"ingest-{args.source}")
-    sources = SOURCE_ORDER if args.source == "all" else (args.source,)
-    for source in sources:
+    spark = get_spark(cfg, f"ingest-{'-'.join(args.source)}")
+    for position, source in enumerate(args.source, start=1):
+        log.info("[%d/%d] ingesting %s", position, len(args.source), source)
         run(spark, cfg, args.as_of, source, args.batch_from)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -28,7 +29,12 @@ def raw_source_path(cfg: Config, source: str) -> str:
 
 
 def read_batches(
-    spark: SparkSession, cfg: Config, source: str, batch_from: date | None, batch_to: date
+    spark: SparkSession,
+    cfg: Config,
+    source: str,
+    batch_from: date | None,
+    batch_to: date,
+    columns: tuple[str, ...],
 ) -> DataFrame:
     """Raw rows of ``source`` landed in batches ``batch_from..batch_to`` (inclusive).
 
@@ -45,7 +51,14 @@ def read_batches(
     reader = spark.read.format(cfg.raw_format)
     if cfg.raw_format == "csv":
         reader = reader.option("header", "true").option("inferSchema", "false")
-    df = reader.option("basePath", path).load(path).withColumnRenamed("batch_date", BATCH_DATE)
+    try:
+        df = reader.option("basePath", path).load(path)
+    except AnalysisException as exc:
+        if exc.getCondition() != "UNABLE_TO_INFER_SCHEMA":
+            raise
+        ddl = ", ".join(f"`{c}` string" for c in (*columns, "batch_date"))
+        df = spark.createDataFrame([], ddl)
+    df = df.withColumnRenamed("batch_date", BATCH_DATE)
     df = df.withColumn(BATCH_DATE, F.col(BATCH_DATE).cast("date"))
     window = F.col(BATCH_DATE) <= F.lit(batch_to)
     if batch_from is not None:

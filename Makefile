@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both create .venv when it
+# is missing and (re)install the pinned dependencies whenever pyproject.toml changes.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install demo test lint docs bench-simulate clean
+
+$(INSTALLED): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	bash scripts/demo.sh
+
+test: $(INSTALLED)
+	source scripts/airflow_env.sh && $(VENV)/bin/pytest
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+docs: $(INSTALLED)
+	$(VENV)/bin/growth docs
+
+bench-simulate: $(INSTALLED)
+	source scripts/airflow_env.sh && $(VENV)/bin/python benchmarks/simulate_large.py
+
+clean:
+	rm -rf lake airflow_home

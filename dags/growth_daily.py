@@ -1,0 +1,72 @@
+"""growth_daily: the daily run of the growth platform, for the day that just ended.
+
+Wiring only: each task is a ``growth`` CLI command run by spark-submit through the Airflow
+connection ``growth_spark`` (default: a local master). A run with logical date D processes
+the data of day D (``--as-of D``) and starts after D has ended.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from importlib.util import find_spec
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, chain
+
+from growth.layout import (
+    DATABASE,
+    QUARANTINE_TABLE,
+    RUN_LOG_TABLE,
+    SOURCE_GROUPS,
+    delta_maven_coordinates,
+    silver_table,
+)
+
+SPARK_CONN_ID = "growth_spark"
+# The CLI module doubles as the spark-submit application for every job.
+APPLICATION = find_spec("growth.jobs.cli").origin
+
+
+def table_asset(name: str) -> Asset:
+    return Asset(name=f"{DATABASE}.{name}", uri=f"growth://{DATABASE}/{name}")
+
+
+def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmitOperator:
+    return SparkSubmitOperator(
+        task_id=task_id,
+        conn_id=SPARK_CONN_ID,
+        application=APPLICATION,
+        application_args=[*args, "--as-of", "{{ ds }}"],
+        packages=delta_maven_coordinates(),
+        name=f"growth-{task_id}",
+        outlets=outlets,
+    )
+
+
+with DAG(
+    dag_id="growth_daily",
+    description="Ingest the day's sources into silver, quarantining bad rows.",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    # The embedded metastore (Derby) admits one Spark driver at a time.
+    max_active_runs=1,
+    max_active_tasks=1,
+    default_args={
+        "owner": "growth",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "execution_timeout": timedelta(hours=2),
+    },
+    tags=["growth", "daily"],
+) as dag:
+    ingest_tasks = [
+        spark_job(
+            f"ingest_{group}",
+            ["ingest", "--source", group],
+            [table_asset(silver_table(s)) for s in sources]
+            + [table_asset(QUARANTINE_TABLE), table_asset(RUN_LOG_TABLE)],
+        )
+        for group, sources in SOURCE_GROUPS.items()
+    ]
+    chain(*ingest_tasks)

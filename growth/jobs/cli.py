@@ -1,0 +1,132 @@
+"""The ``growth`` command. Every job is a subcommand; ``growth <command> --help`` explains it.
+
+The same entry point serves spark-submit: ``spark-submit growth/jobs/cli.py ingest ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DOCS_SOURCES = Path("docs/sources.md")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("py4j", "pyspark"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _sql(args: argparse.Namespace) -> None:
+    from growth.jobs.config import load_config
+    from growth.jobs.session import get_spark
+
+    cfg = load_config()
+    spark = get_spark(cfg, "growth-sql")
+    spark.catalog.setCurrentDatabase(cfg.database)
+    df = spark.sql(args.query)
+    if args.format == "csv":
+        df.toPandas().to_csv(sys.stdout, index=False)
+    else:
+        sys.stdout.write(df._show_string(n=args.limit, truncate=args.truncate))  # noqa: SLF001
+
+
+def _config(_: argparse.Namespace) -> None:
+    import dataclasses
+
+    from growth.jobs.config import load_config
+
+    for key, value in dataclasses.asdict(load_config()).items():
+        sys.stdout.write(f"GROWTH_{key.upper()}={value}\n")
+
+
+def _docs(args: argparse.Namespace) -> None:
+    from growth.features.contract_docs import render_sources_markdown
+
+    text = render_sources_markdown()
+    if args.check:
+        if not DOCS_SOURCES.is_file() or DOCS_SOURCES.read_text() != text:
+            sys.exit(f"{DOCS_SOURCES} is stale: run 'growth docs' and commit the result")
+        return
+    DOCS_SOURCES.parent.mkdir(parents=True, exist_ok=True)
+    DOCS_SOURCES.write_text(text)
+    sys.stdout.write(f"wrote {DOCS_SOURCES}\n")
+
+
+def _spark_defaults(_: argparse.Namespace) -> None:
+    from growth.jobs.config import load_config
+    from growth.jobs.session import spark_conf
+
+    for key, value in spark_conf(load_config()).items():
+        sys.stdout.write(f"{key} {value}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from growth.jobs import ingest, runs, simulate
+
+    parser = argparse.ArgumentParser(
+        prog="growth",
+        description=(
+            "Merchant and creator growth scoring on Spark and Delta Lake. Settings come from "
+            "GROWTH_* environment variables or an env file (see 'growth config')."
+        ),
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("simulate", help="generate a simulated marketplace into the raw zone")
+    simulate.add_arguments(p)
+    p.set_defaults(func=simulate.execute)
+
+    p = sub.add_parser(
+        "ingest", help="raw batches -> silver Delta tables, bad rows to quarantine, reconciled"
+    )
+    ingest.add_arguments(p)
+    p.set_defaults(func=ingest.execute)
+
+    p = sub.add_parser("sql", help="run a SQL query against the growth database")
+    p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')
+    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
+    p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
+    p.set_defaults(func=_sql)
+
+    p = sub.add_parser("runs", help="what the runs of a date published (from the run log)")
+    runs.add_arguments(p)
+    p.set_defaults(func=runs.execute)
+
+    p = sub.add_parser(
+        "spark-defaults",
+        help="print the Spark settings as a properties file, for spark-sql / spark-submit",
+    )
+    p.set_defaults(func=_spark_defaults)
+
+    p = sub.add_parser("config", help="print the resolved settings")
+    p.set_defaults(func=_config)
+
+    p = sub.add_parser("docs", help="regenerate docs/sources.md from the source contracts")
+    p.add_argument("--check", action="store_true", help="fail if the file is stale")
+    p.set_defaults(func=_docs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    from growth.jobs.config import load_config
+
+    try:
+        level = load_config().log_level
+    except ValueError as exc:
+        sys.exit(f"growth: configuration error: {exc}")
+    _configure_logging(level)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
