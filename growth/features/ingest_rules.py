@@ -87,7 +87,7 @@ def annotate_batch(
     pre = {c.name: f"__raw_{c.name}" for c in contract.columns}
     df = raw.select(
         F.col(BATCH_DATE).cast("date").alias(BATCH_DATE),
-        F.to_json(F.struct(*[F.col(c) for c in original])).alias(RAW),
+        F.struct(*[F.col(c) for c in original]).alias("__original"),
         *[F.col(c.name).alias(pre[c.name]) for c in contract.columns],
     )
     df = df.select(
@@ -143,11 +143,21 @@ def annotate_batch(
     out = df.select(
         *typed_cols,
         F.col(BATCH_DATE),
-        F.col(RAW),
-        F.sha2(F.to_json(F.struct(*typed_cols)), 256).alias(ROW_HASH),
+        "__original",
+        # A 64-bit hash is plenty to tell versions of one key apart.
+        F.xxhash64(*typed_cols).alias(ROW_HASH),
         reasons.alias(REASONS),
     )
-    return out.withColumn(REASON, F.get(F.col(REASONS), 0))
+    # Serialising the row as received is only worth it for rows bound for quarantine.
+    raw_json = F.when(F.size(REASONS) > 0, F.to_json(F.col("__original")))
+    return out.select(
+        *typed_cols,
+        BATCH_DATE,
+        raw_json.alias(RAW),
+        ROW_HASH,
+        REASONS,
+        F.get(F.col(REASONS), 0).alias(REASON),
+    )
 
 
 def version_order(contract: SourceContract) -> tuple[str, str, str]:

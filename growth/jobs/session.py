@@ -35,6 +35,9 @@ def spark_conf(cfg: Config) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # Delta rebuilds a table's state with 50 tasks by default; on this platform's table
+        # sizes that is mostly scheduling overhead, so follow the shuffle setting instead.
+        "spark.databricks.delta.snapshotPartitions": str(cfg.shuffle_partitions),
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }
