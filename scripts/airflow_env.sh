@@ -5,6 +5,8 @@ export AIRFLOW_HOME="${AIRFLOW_HOME:-$root/airflow_home}"
 export AIRFLOW__CORE__DAGS_FOLDER="$root/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__UNIT_TEST_MODE=False
+# Interactive runs (demo, tests) retry a failed task after seconds, not five minutes.
+export AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY="${AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY:-5}"
 export AIRFLOW__LOGGING__LOGGING_LEVEL="${AIRFLOW__LOGGING__LOGGING_LEVEL:-WARNING}"
 export AIRFLOW_CONN_GROWTH_SPARK="${AIRFLOW_CONN_GROWTH_SPARK:-{\"conn_type\": \"spark\", \"host\": \"${GROWTH_MASTER:-local[*]}\"}}"
 export GROWTH_LAKE_ROOT="${GROWTH_LAKE_ROOT:-$root/lake}"

@@ -10,6 +10,7 @@ from pyspark.sql import SparkSession
 
 from growth.jobs.config import Config
 
+
 class SparkStartError(RuntimeError):
     """Spark could not start, almost always because the Delta jars could not be obtained."""
 

@@ -9,9 +9,9 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
+from growth.features.contracts import CONTRACTS
 from growth.jobs import delta_io
 from growth.jobs.config import Config, load_config
-from growth.features.contracts import CONTRACTS
 from growth.jobs.raw import raw_source_path, read_batches
 from growth.jobs.session import get_spark
 from growth.layout import GROUND_TRUTH_TABLE, SOURCE_ORDER

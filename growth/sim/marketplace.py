@@ -11,7 +11,8 @@ Dynamics, in brief:
   contacted entities onboard with a heterogeneous true effect that grows with potential;
   onboarded merchants then sell 30% more.
 Order lines are delivered twice: once when placed and once in their final state
-(delivered, cancelled or refunded); 2% of placed versions arrive 1-3 days late.
+(delivered, cancelled or refunded); 2% of placed versions arrive 1-3 days late, and a
+small share (``Profile.junk_share``) also arrives as a corrupted copy that ingest must reject.
 ``ground_truth`` keeps the latent potential and the true outreach effect per entity.
 
 Every frame returned carries ``batch_date``, the day its rows land in the raw zone.
@@ -405,8 +406,53 @@ def _order_rows(sim: Simulation, lines: DataFrame) -> DataFrame:
         F.col("final_at").alias("updated_at"),
         F.to_date("final_at").alias("batch_date"),
     )
-    return placed.select(*ORDER_COLUMNS, "batch_date").unionByName(
+    clean = placed.select(*ORDER_COLUMNS, "batch_date").unionByName(
         final.select(*ORDER_COLUMNS, "batch_date")
+    )
+    return clean.unionByName(_junk_copies(sim, clean))
+
+
+JUNK_KINDS = (
+    "negative_amount", "unknown_product", "future_time", "bad_status", "null_key", "zero_qty",
+)
+
+
+def _junk_copies(sim: Simulation, orders: DataFrame) -> DataFrame:
+    """Corrupted copies of a few placed lines, one corruption each (quarantine fodder).
+
+    A copy shares its line's key but breaks the contract, so ingest must reject it while the
+    genuine line goes through untouched.
+    """
+    key = (F.col("order_id"), F.col("line_id"))
+    kind = pick(JUNK_KINDS, sim.u("junk/kind", *key))
+    picked = orders.where(
+        (F.col("status") == "placed") & (sim.u("junk/pick", *key) < sim.profile.junk_share)
+    ).withColumn("kind", kind)
+    future = F.to_timestamp(F.date_add(F.col("batch_date"), 2))
+    return picked.select(
+        F.when(F.col("kind") == "null_key", F.lit(None)).otherwise(F.col("order_id"))
+        .alias("order_id"),
+        "line_id",
+        F.when(F.col("kind") == "future_time", future).otherwise(F.col("ordered_at"))
+        .alias("ordered_at"),
+        "merchant_id",
+        "buyer_id",
+        F.when(F.col("kind") == "unknown_product", F.concat("product_id", F.lit("x")))
+        .otherwise(F.col("product_id")).alias("product_id"),
+        "creator_id",
+        "channel",
+        F.when(F.col("kind") == "negative_amount", -F.col("amount")).otherwise(F.col("amount"))
+        .alias("amount"),
+        F.when(F.col("kind") == "zero_qty", F.lit(0)).otherwise(F.col("quantity"))
+        .alias("quantity"),
+        F.when(F.col("kind") == "bad_status", F.lit("lost")).otherwise(F.col("status"))
+        .alias("status"),
+        "promised_delivery_date",
+        "delivered_at",
+        "delivery_outcome",
+        F.when(F.col("kind") == "future_time", future).otherwise(F.col("updated_at"))
+        .alias("updated_at"),
+        "batch_date",
     )
 
 

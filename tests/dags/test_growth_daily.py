@@ -1,0 +1,58 @@
+"""growth_daily parses cleanly and wires exactly the ingest groups, in dependency order."""
+
+from __future__ import annotations
+
+import pytest
+
+from growth.layout import SOURCE_GROUPS, SOURCE_ORDER
+
+
+@pytest.fixture(scope="module")
+def dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags["growth_daily"]
+
+
+def test_tasks_are_the_ingest_groups_in_a_chain(dag):
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "ingest_entities", "ingest_activity", "ingest_outreach",
+    ]
+    assert dag.get_task("ingest_entities").downstream_task_ids == {"ingest_activity"}
+    assert dag.get_task("ingest_activity").downstream_task_ids == {"ingest_outreach"}
+    assert dag.get_task("ingest_outreach").downstream_task_ids == set()
+
+
+def test_groups_cover_every_source_once_parents_first():
+    flat = [s for sources in SOURCE_GROUPS.values() for s in sources]
+    assert sorted(flat) == sorted(SOURCE_ORDER)
+    assert flat == list(SOURCE_ORDER)
+
+
+def test_schedule_retries_tags_and_concurrency(dag):
+    assert dag.tags == {"growth", "daily"}
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.timetable.expression == "0 0 * * *"
+    assert str(dag.timetable.timezone) == "UTC"
+    # Data-interval semantics: the run for logical date D starts after D ends, ds == D.
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    for task in dag.tasks:
+        assert task.retries == 2
+        assert task.execution_timeout.total_seconds() == 7200
+
+
+def test_each_task_submits_the_cli_for_its_group_and_day(dag):
+    for group, sources in SOURCE_GROUPS.items():
+        task = dag.get_task(f"ingest_{group}")
+        assert task.application.endswith("growth/jobs/cli.py")
+        assert task.application_args == ["ingest", "--source", group, "--as-of", "{{ ds }}"]
+        assert task._conn_id == "growth_spark"
+        assert task.packages.startswith("io.delta:delta-spark_")
+        outlets = {a.name for a in task.outlets}
+        assert {f"growth.silver_{s}" for s in sources} <= outlets
+        assert {"growth.quarantine", "growth.run_log"} <= outlets

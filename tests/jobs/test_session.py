@@ -1,0 +1,48 @@
+"""The session factory: settings, and a plain error when the Delta jars cannot be had."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from growth.jobs.session import spark_conf
+
+
+def test_session_settings(spark, cfg):
+    conf = spark.sparkContext.getConf()
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.adaptive.enabled") == "true"
+    assert conf.get("spark.sql.catalogImplementation") == "hive"
+    assert str(cfg.metastore_dir) in conf.get("spark.hadoop.javax.jdo.option.ConnectionURL")
+    assert [r.namespace for r in spark.sql("SHOW DATABASES").collect()].count("growth") == 1
+
+
+def test_local_jars_replace_package_resolution(cfg):
+    import dataclasses
+
+    conf = spark_conf(dataclasses.replace(cfg, spark_jars="/opt/a.jar,/opt/b.jar"))
+    assert conf["spark.jars"] == "/opt/a.jar,/opt/b.jar"
+    assert "spark.jars.packages" not in conf
+
+
+def test_unresolvable_delta_jars_give_an_error_that_says_how_to_fix_it(tmp_path):
+    code = (
+        "from growth.jobs.config import load_config\n"
+        "from growth.jobs.session import get_spark, SparkStartError\n"
+        "try:\n"
+        "    get_spark(load_config())\n"
+        "except SparkStartError as e:\n"
+        "    print('CAUGHT', e)\n"
+    )
+    env = {
+        **os.environ,
+        "GROWTH_LAKE_ROOT": str(tmp_path),
+        "GROWTH_DELTA_PACKAGES": "io.delta:delta-spark_4.2_2.13:0.0.0-missing",
+    }
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert "CAUGHT" in done.stdout, done.stderr[-2000:]
+    message = done.stdout
+    assert "io.delta:delta-spark_4.2_2.13:0.0.0-missing" in message
+    assert "mvn dependency:get" in message and "GROWTH_SPARK_JARS" in message
