@@ -1,7 +1,7 @@
 """Benchmark: generate the large profile (100k merchants, 1M creators, 365 days).
 
-Prints the generation time and the row count of every source. Writes into its own lake
-(``GROWTH_LAKE_ROOT``, default ``./lake-bench``) so the demo lake is left alone.
+Prints the generation time and the row count of every source. Writes into its own lake,
+``BENCH_LAKE_ROOT`` (default ``./lake-bench``), never the demo lake.
 
     make bench-simulate          # or: .venv/bin/python benchmarks/simulate_large.py
 """
@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("GROWTH_LAKE_ROOT", str(Path("lake-bench").resolve()))
+os.environ["GROWTH_LAKE_ROOT"] = os.environ.get("BENCH_LAKE_ROOT", str(Path("lake-bench").resolve()))
 os.environ.setdefault("GROWTH_DRIVER_MEMORY", "16g")
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 

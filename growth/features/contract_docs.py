@@ -47,6 +47,11 @@ def render_sources_markdown() -> str:
         if c.foreign_keys:
             refs = ", ".join(f"`{col}` → `{src}`" for col, src in c.foreign_keys.items())
             lines.append(f"- foreign keys: {refs}")
+        if c.entity_ref:
+            lines.append(
+                f"- entity reference: (`{c.entity_ref[0]}`, `{c.entity_ref[1]}`) → a known "
+                "merchant or creator"
+            )
         for rule in c.row_rules:
             lines.append(f"- rule `{rule.reason}`: {rule.description} (`{rule.predicate}`)")
         lines += ["", "| column | type | null | domain | description |", "|---|---|---|---|---|"]

@@ -52,6 +52,9 @@ class SourceContract:
     event_time: str | None = None
     foreign_keys: dict[str, str] = field(default_factory=dict)
     row_rules: tuple[RowRule, ...] = ()
+    entity_ref: tuple[str, str] | None = None
+    """(type column, id column) of a reference to a merchant or a creator, checked against
+    the source ``ENTITY_SOURCES`` names for the type."""
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -75,6 +78,8 @@ def _id(name: str, description: str, nullable: bool = False) -> ColumnSpec:
 
 
 ENTITY_TYPES = ("merchant", "creator")
+ENTITY_SOURCES = {"merchant": "merchants", "creator": "creators"}
+ENTITY_REF_REASON = "unknown_entity"
 ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled", "refunded")
 DELIVERY_OUTCOMES = ("on_time", "late", "failed")
 CHANNELS = ("video", "live", "shop", "search")
@@ -234,6 +239,7 @@ TRAFFIC_DAILY = SourceContract(
     keys=("date", "entity_type", "entity_id"),
     version_column="date",
     event_time="date",
+    entity_ref=("entity_type", "entity_id"),
     row_rules=(RowRule("impossible_counts", "clicks <= impressions", "No more clicks than views."),),
 )
 
@@ -278,6 +284,7 @@ OUTREACH_EVENTS = SourceContract(
     version_column="updated_at",
     event_time="enrolled_at",
     foreign_keys={"manager_id": "account_managers"},
+    entity_ref=("entity_type", "entity_id"),
     row_rules=(
         RowRule(
             "impossible_status",
@@ -304,6 +311,7 @@ OPT_OUTS = SourceContract(
     keys=("entity_type", "entity_id"),
     version_column="opted_out_at",
     event_time="opted_out_at",
+    entity_ref=("entity_type", "entity_id"),
 )
 
 CONTRACTS: dict[str, SourceContract] = {

@@ -14,6 +14,7 @@ Reason codes (``_reject_reason`` holds the first, ``_reject_reasons`` all of the
 - ``not_allowed:<col>``       a value outside the column's allowed set
 - ``future_event_time``       the event time is after the end of the batch date (UTC)
 - ``unknown_<col>``           a foreign key that no parent row has
+- ``unknown_entity``          an (entity_type, entity_id) naming no known merchant or creator
 - a row rule's own reason     e.g. ``impossible_status``, ``impossible_dates``
 """
 
@@ -24,11 +25,13 @@ from collections.abc import Iterable, Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from growth.features.contracts import KEY_PATTERN, SourceContract
+from growth.features.contracts import ENTITY_REF_REASON, KEY_PATTERN, SourceContract
 
 BATCH_DATE = "_batch_date"
 RAW = "_raw"
 ROW_HASH = "_row_hash"
+ENTITY_PARENT = "__entity__"
+"""Key of ``parent_keys`` holding the (entity_type, entity_id) pairs known to exist."""
 REASONS = "_reject_reasons"
 REASON = "_reject_reason"
 VERSION_RANK = "_version_rank"
@@ -76,7 +79,9 @@ def annotate_batch(
     """Type a raw batch and attach every reason it breaks the contract.
 
     Reads: the contract columns (any type, strings welcome) and ``_batch_date`` (date).
-    ``parent_keys`` maps each foreign-key column to a one-column frame of known parent keys.
+    ``parent_keys`` maps each foreign-key column to a one-column frame of known parent keys,
+    and, for contracts with an ``entity_ref``, ``ENTITY_PARENT`` to a frame of known
+    (entity_type, entity_id) pairs.
     Writes: the typed contract columns, ``_batch_date``, ``_raw`` (the row as received, JSON),
     ``_row_hash`` (SHA-256 of the typed row), ``_reject_reasons`` (array) and
     ``_reject_reason`` (the first reason, null for a valid row).
@@ -138,6 +143,18 @@ def annotate_batch(
             F.when(F.col(fk_col).isNotNull() & F.col(marker).isNull(), F.lit(f"unknown_{fk_col}"))
         )
 
+    if contract.entity_ref is not None:
+        type_col, id_col = contract.entity_ref
+        known = parent_keys[ENTITY_PARENT].toDF(type_col, id_col).distinct()
+        df = df.join(known.withColumn("__known_entity", F.lit(True)), [type_col, id_col], "left")
+        checks.append(
+            F.when(
+                F.col(type_col).isNotNull() & F.col(id_col).isNotNull()
+                & F.col("__known_entity").isNull(),
+                F.lit(ENTITY_REF_REASON),
+            )
+        )
+
     reasons = F.filter(F.array(*checks), lambda r: r.isNotNull())
     typed_cols = [F.col(c) for c in contract.column_names]
     out = df.select(
@@ -189,3 +206,30 @@ def newer_than_target(contract: SourceContract, source: str = "s", target: str =
     incoming = ", ".join(f"{source}.`{c}`" for c in order)
     stored = ", ".join(f"{target}.`{c}`" for c in order)
     return f"struct({incoming}) > struct({stored})"
+
+
+def accepted_rows(ranked: DataFrame, contract: SourceContract) -> DataFrame:
+    """The latest valid version of each key, as stored in silver.
+
+    Grain: one row per key. Columns: the contract columns, ``_batch_date``, ``_row_hash``.
+    """
+    return ranked.where(F.col(VERSION_RANK) == 1).select(
+        *contract.column_names, BATCH_DATE, ROW_HASH
+    )
+
+
+def quarantine_rows(ranked: DataFrame, source: str, run_id: str) -> DataFrame:
+    """Rejected rows as stored in quarantine.
+
+    Grain: one row per rejected raw row. Columns: source, batch_date, reason_code (the code
+    of the first reason), reason, reasons, raw (the row as received, JSON), run_id.
+    """
+    return ranked.where(F.col(REASON).isNotNull()).select(
+        F.lit(source).alias("source"),
+        F.col(BATCH_DATE).alias("batch_date"),
+        F.split(F.col(REASON), ":").getItem(0).alias("reason_code"),
+        F.col(REASON).alias("reason"),
+        F.col(REASONS).alias("reasons"),
+        F.col(RAW).alias("raw"),
+        F.lit(run_id).alias("run_id"),
+    )

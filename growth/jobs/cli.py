@@ -35,7 +35,7 @@ def _sql(args: argparse.Namespace) -> None:
     if args.format == "csv":
         df.toPandas().to_csv(sys.stdout, index=False)
     else:
-        sys.stdout.write(df._show_string(n=args.limit, truncate=args.truncate))  # noqa: SLF001
+        df.show(n=args.limit, truncate=args.truncate)
 
 
 def _config(_: argparse.Namespace) -> None:

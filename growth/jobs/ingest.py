@@ -17,16 +17,15 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from growth.features.contracts import CONTRACTS, SourceContract
+from growth.features.contracts import CONTRACTS, ENTITY_SOURCES, SourceContract
 from growth.features.ingest_rules import (
-    BATCH_DATE,
-    RAW,
+    ENTITY_PARENT,
     REASON,
-    REASONS,
-    ROW_HASH,
     VERSION_RANK,
+    accepted_rows,
     annotate_batch,
     newer_than_target,
+    quarantine_rows,
     rank_versions,
     split_columns,
 )
@@ -85,19 +84,37 @@ def _batch_window(
     return done + timedelta(days=1) if done < as_of else as_of
 
 
+def _require_parent(
+    spark: SparkSession, cfg: Config, contract: SourceContract, column: str, parent: str
+) -> str:
+    parent_table = cfg.table(silver_table(parent))
+    if not delta_io.table_exists(spark, parent_table):
+        raise ParentTableMissingError(
+            f"source '{contract.name}' checks {column} against {parent_table}, which does "
+            f"not exist yet: ingest '{parent}' first (growth ingest --source {parent})."
+        )
+    return parent_table
+
+
 def _parent_keys(
     spark: SparkSession, cfg: Config, contract: SourceContract
 ) -> dict[str, DataFrame]:
     keys: dict[str, DataFrame] = {}
     for fk_col, parent in contract.foreign_keys.items():
-        parent_table = cfg.table(silver_table(parent))
-        if not delta_io.table_exists(spark, parent_table):
-            raise ParentTableMissingError(
-                f"source '{contract.name}' checks {fk_col} against {parent_table}, which does "
-                f"not exist yet: ingest '{parent}' first (growth ingest --source {parent})."
-            )
+        parent_table = _require_parent(spark, cfg, contract, fk_col, parent)
         parent_key = CONTRACTS[parent].keys[0]
         keys[fk_col] = spark.table(parent_table).select(parent_key)
+    if contract.entity_ref is not None:
+        frames = []
+        for entity_type, parent in ENTITY_SOURCES.items():
+            parent_table = _require_parent(spark, cfg, contract, contract.entity_ref[1], parent)
+            frames.append(
+                spark.table(parent_table).select(
+                    F.lit(entity_type).alias("entity_type"),
+                    F.col(CONTRACTS[parent].keys[0]).alias("entity_id"),
+                )
+            )
+        keys[ENTITY_PARENT] = frames[0].unionByName(frames[1])
     return keys
 
 
@@ -111,17 +128,33 @@ def _count(ranked: DataFrame) -> IngestCounts:
     return IngestCounts(row.rows_in, row.accepted, row.quarantined, row.duplicates)
 
 
-def _quarantine_rows(ranked: DataFrame, source: str, run_id: str) -> DataFrame:
-    """Grain: one row per rejected raw row, with its reasons and the row as received."""
-    return ranked.where(F.col(REASON).isNotNull()).select(
-        F.lit(source).alias("source"),
-        F.col(BATCH_DATE).alias("batch_date"),
-        F.split(F.col(REASON), ":").getItem(0).alias("reason_code"),
-        F.col(REASON).alias("reason"),
-        F.col(REASONS).alias("reasons"),
-        F.col(RAW).alias("raw"),
-        F.lit(run_id).alias("run_id"),
+def _publish(
+    spark: SparkSession,
+    cfg: Config,
+    contract: SourceContract,
+    ranked: DataFrame,
+    record: RunRecord,
+) -> dict[str, int]:
+    """MERGE the accepted rows into silver and replace the run's batches in quarantine."""
+    silver = cfg.table(silver_table(contract.name))
+    merged = delta_io.merge_latest(
+        spark, accepted_rows(ranked, contract), silver, contract.keys,
+        newer_than_target(contract),
     )
+    window = f"source = '{contract.name}' AND batch_date <= '{record.batch_to}'"
+    if record.batch_from is not None:
+        window += f" AND batch_date >= '{record.batch_from}'"
+    delta_io.replace_where(
+        spark,
+        quarantine_rows(ranked, contract.name, record.run_id),
+        cfg.table(QUARANTINE_TABLE),
+        window,
+        partition_by=("source",),
+    )
+    record.rows_inserted, record.rows_updated = merged["inserted"], merged["updated"]
+    record.rows_unchanged = merged["unchanged"]
+    record.table_version = delta_io.current_version(spark, silver)
+    return merged
 
 
 def run(
@@ -137,6 +170,7 @@ def run(
     contract = CONTRACTS[source]
     silver = cfg.table(silver_table(source))
     record = RunRecord(job="ingest", target_table=silver, as_of=as_of)
+    cached: list[DataFrame] = []
     try:
         batch_from = _batch_window(spark, cfg, silver, as_of, batch_from)
         record.batch_from, record.batch_to = batch_from, as_of
@@ -150,31 +184,13 @@ def run(
         ranked = rank_versions(
             annotate_batch(raw, contract, _parent_keys(spark, cfg, contract)), contract
         ).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(ranked)
         counts = _count(ranked)
         record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
         record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
         counts.reconcile(source)
 
-        accepted = ranked.where(F.col(VERSION_RANK) == 1).select(
-            *contract.column_names, BATCH_DATE, ROW_HASH
-        )
-        merged = delta_io.merge_latest(
-            spark, accepted, silver, contract.keys, newer_than_target(contract)
-        )
-        record.rows_inserted, record.rows_updated = merged["inserted"], merged["updated"]
-        record.rows_unchanged = merged["unchanged"]
-        window = f"source = '{source}' AND batch_date <= '{as_of}'"
-        if batch_from is not None:
-            window += f" AND batch_date >= '{batch_from}'"
-        delta_io.replace_where(
-            spark,
-            _quarantine_rows(ranked, source, record.run_id),
-            cfg.table(QUARANTINE_TABLE),
-            window,
-            partition_by=("source",),
-        )
-        ranked.unpersist()
-        record.table_version = delta_io.current_version(spark, silver)
+        merged = _publish(spark, cfg, contract, ranked, record)
         record.status = "empty" if counts.rows_in == 0 else "success"
         if counts.rows_in == 0:
             log.warning("%s: no raw rows in batches %s..%s", source, batch_from or "start", as_of)
@@ -189,6 +205,8 @@ def run(
         record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
         raise
     finally:
+        for frame in cached:
+            frame.unpersist()
         record.write(spark, cfg)
 
 

@@ -64,9 +64,7 @@ def execute(args: argparse.Namespace) -> None:
     spark = get_spark(cfg, "growth-runs")
     found = problems(spark, cfg, args.as_of)
     if delta_io.table_exists(spark, cfg.table(RUN_LOG_TABLE)):
-        sys.stdout.write(
-            latest_runs(spark, cfg, args.as_of)._show_string(n=100, truncate=60)  # noqa: SLF001
-        )
+        latest_runs(spark, cfg, args.as_of).show(n=100, truncate=60)
     for problem in found:
         sys.stderr.write(f"problem: {problem}\n")
     if args.check and found:

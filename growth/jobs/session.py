@@ -34,7 +34,6 @@ def spark_conf(cfg: Config) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
         "spark.driver.memory": cfg.driver_memory,
         "spark.ui.showConsoleProgress": "false",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
         # Delta rebuilds a table's state with 50 tasks by default; on this platform's table
         # sizes that is mostly scheduling overhead, so follow the shuffle setting instead.

@@ -49,6 +49,9 @@ def run(
         (
             frames[source]
             .write.mode("overwrite")
+            # Static: replace the whole landing folder, not only the batch dates generated
+            # now (the session default is dynamic), so two marketplaces never mix.
+            .option("partitionOverwriteMode", "static")
             .partitionBy("batch_date")
             .format(cfg.raw_format)
             .option("header", "true")

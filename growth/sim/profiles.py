@@ -32,6 +32,6 @@ PROFILES: dict[str, Profile] = {
         Profile("demo", merchants=2_000, creators=10_000, days=180, managers=40,
                 orders_per_merchant_day=0.45, campaign_share=0.08),
         Profile("large", merchants=100_000, creators=1_000_000, days=365, managers=400,
-                orders_per_merchant_day=0.42, campaign_share=0.02),
+                orders_per_merchant_day=0.23, campaign_share=0.02),
     )
 }

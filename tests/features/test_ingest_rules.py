@@ -8,10 +8,13 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from growth.features.contracts import MERCHANTS, ORDERS
+from growth.features.contracts import MERCHANTS, ORDERS, TRAFFIC_DAILY
 from growth.features.ingest_rules import (
+    ENTITY_PARENT,
     MissingColumnsError,
+    accepted_rows,
     annotate_batch,
+    quarantine_rows,
     rank_versions,
     split_columns,
 )
@@ -173,3 +176,64 @@ def test_latest_version_wins_and_late_old_versions_lose(spark):
             "merchant_id string, category string, _version_rank int",
         ),
     )
+
+
+def test_entity_references_must_name_a_known_merchant_or_creator(spark):
+    cols = TRAFFIC_DAILY.column_names
+    rows = [
+        ("2026-05-01", "merchant", "m1", "100", "5"),
+        ("2026-05-01", "creator", "c1", "50", "2"),
+        ("2026-05-01", "creator", "m1", "10", "1"),  # a merchant id typed as a creator
+        ("2026-05-01", "merchant", "m404", "10", "1"),
+        ("2026-05-01", "shop", "m1", "10", "1"),
+        ("2026-05-01", "merchant", "m1x", "10", "20"),
+    ]
+    raw = spark.createDataFrame(rows, ", ".join(f"`{c}` string" for c in cols)).withColumn(
+        "_batch_date", F.lit(BATCH)
+    )
+    known = spark.createDataFrame([("merchant", "m1"), ("creator", "c1")], "t string, i string")
+    out = annotate_batch(raw, TRAFFIC_DAILY, {ENTITY_PARENT: known})
+    assertDataFrameEqual(
+        out.select("entity_type", "entity_id", "_reject_reasons"),
+        spark.createDataFrame(
+            [
+                ("merchant", "m1", []),
+                ("creator", "c1", []),
+                ("creator", "m1", ["unknown_entity"]),
+                ("merchant", "m404", ["unknown_entity"]),
+                ("shop", "m1", ["not_allowed:entity_type", "unknown_entity"]),
+                ("merchant", "m1x", ["impossible_counts", "unknown_entity"]),
+            ],
+            "entity_type string, entity_id string, _reject_reasons array<string>",
+        ),
+    )
+
+
+def test_accepted_and_quarantine_rows_split_a_batch_without_loss(spark):
+    def row(mid, region, updated):
+        return (mid, "n", "toys", region, "en", "2026-01-01 00:00:00", updated, BATCH)
+
+    rows = [
+        row("m1", "north", "2026-04-01 00:00:00"),
+        row("m1", "south", "2026-04-02 00:00:00"),
+        row("m2", None, "2026-04-01 00:00:00"),
+    ]
+    ranked = rank_versions(annotate_batch(merchants_raw(spark, rows), MERCHANTS, {}), MERCHANTS)
+    accepted = accepted_rows(ranked, MERCHANTS)
+    assert accepted.columns == [*MERCHANTS.column_names, "_batch_date", "_row_hash"]
+    assertDataFrameEqual(
+        accepted.select("merchant_id", "region", "_batch_date"),
+        spark.createDataFrame([("m1", "south", BATCH)],
+                              "merchant_id string, region string, _batch_date date"),
+    )
+    quarantined = quarantine_rows(ranked, "merchants", "run-1")
+    assertDataFrameEqual(
+        quarantined.select("source", "batch_date", "reason_code", "reason", "reasons", "run_id"),
+        spark.createDataFrame(
+            [("merchants", BATCH, "missing_value", "missing_value:region",
+              ["missing_value:region"], "run-1")],
+            "source string, batch_date date, reason_code string, reason string, "
+            "reasons array<string>, run_id string",
+        ),
+    )
+    assert '"merchant_id":"m2"' in quarantined.first().raw

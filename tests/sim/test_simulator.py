@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pyspark.sql import Window
@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from growth.features.contracts import CONTRACTS
-from growth.features.ingest_rules import annotate_batch
+from growth.features.ingest_rules import ENTITY_PARENT, annotate_batch
 from growth.layout import SOURCE_ORDER
 from growth.sim.marketplace import Simulation, generate
 from growth.sim.profiles import PROFILES
@@ -46,6 +46,9 @@ def test_entity_counts_follow_the_profile_and_every_source_has_rows(frames):
 
 def test_only_the_injected_junk_breaks_the_contract(spark, frames):
     keys = {s: frames[s].select(CONTRACTS[s].keys[0]) for s in SOURCE_ORDER}
+    entities = frames["merchants"].selectExpr("'merchant'", "merchant_id").union(
+        frames["creators"].selectExpr("'creator'", "creator_id")
+    )
     expected_junk = {
         "out_of_range:amount", "unknown_product_id", "future_event_time",
         "not_allowed:status", "null_key:order_id", "out_of_range:quantity",
@@ -53,6 +56,7 @@ def test_only_the_injected_junk_breaks_the_contract(spark, frames):
     for source in SOURCE_ORDER:
         contract = CONTRACTS[source]
         parents = {col: keys[parent] for col, parent in contract.foreign_keys.items()}
+        parents[ENTITY_PARENT] = entities
         raw = frames[source].withColumnRenamed("batch_date", "_batch_date")
         rejected = annotate_batch(raw, contract, parents).where("_reject_reason IS NOT NULL")
         reasons = {r[0] for r in rejected.select("_reject_reason").distinct().collect()}
@@ -101,3 +105,22 @@ def test_outreach_has_a_randomized_control_and_creators_drive_sales(frames):
     )
     assert set(channels[True]) == {"video", "live"}
     assert set(channels[False]) == {"shop", "search"}
+
+
+def test_regenerating_replaces_the_landing_zone_entirely(spark, cfg, tmp_path):
+    import dataclasses
+
+    from growth.jobs import simulate
+    from growth.jobs.raw import read_batches
+
+    lake = dataclasses.replace(cfg, lake_root=tmp_path, database="sim_regen")
+    spark.sql("CREATE DATABASE IF NOT EXISTS sim_regen")
+    simulate.run(spark, lake, "small", 7, END)
+    # The second window overlaps only part of the first: nothing of the first may remain.
+    counts = simulate.run(spark, lake, "small", 7, date(2026, 12, 15))
+    landed = read_batches(spark, lake, "account_managers", None, date.max,
+                          CONTRACTS["account_managers"].column_names)
+    assert counts["account_managers"] == landed.count() == SMALL.managers
+    oldest = read_batches(spark, lake, "orders", None, date.max, ("order_id",)).agg(
+        F.min("_batch_date")).first()[0]
+    assert oldest == date(2026, 12, 15) - timedelta(days=SMALL.days - 1)
