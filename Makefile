@@ -19,7 +19,7 @@ demo: $(INSTALLED)
 	bash scripts/demo.sh
 
 test: $(INSTALLED)
-	source scripts/airflow_env.sh && $(VENV)/bin/pytest
+	source scripts/env.sh && $(VENV)/bin/pytest
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
@@ -28,7 +28,7 @@ docs: $(INSTALLED)
 	$(VENV)/bin/growth docs
 
 bench-simulate: $(INSTALLED)
-	source scripts/airflow_env.sh && $(VENV)/bin/python benchmarks/simulate_large.py
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/simulate_large.py
 
 clean:
 	rm -rf lake airflow_home

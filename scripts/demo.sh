@@ -3,7 +3,7 @@
 # last day, and show what was published and how to query it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/airflow_env.sh
+source scripts/env.sh
 
 logs="$GROWTH_LAKE_ROOT/logs"
 mkdir -p "$logs"
@@ -14,7 +14,9 @@ step() {
   local log="$logs/$1.log"
   shift
   set +e
-  "$@" 2>&1 | tee "$log" | grep --line-buffered -E ' (INFO|WARNING|ERROR) growth|^[+|]|^problem:'
+  "$@" 2>&1 | tee "$log" \
+    | grep --line-buffered -E ' (INFO|WARNING|ERROR) growth|^[+|]|^problem:' \
+    | sed -u -E 's/^.*\[[a-z ]+\] ([0-9:]{8} )/\1/; s/ \[airflow\.task\.hooks.*$//'
   local rc=${PIPESTATUS[0]}
   set -e
   if [ "$rc" -ne 0 ]; then
@@ -50,9 +52,10 @@ growth spark-defaults > "$GROWTH_LAKE_ROOT/spark-defaults.conf"
 cat <<TXT
 
 Query the tables (database 'growth') with any of:
-  .venv/bin/growth sql "SHOW TABLES IN growth"
-  .venv/bin/growth sql "SELECT * FROM quarantine WHERE source = 'orders' LIMIT 5"
-  .venv/bin/growth sql "SELECT channel, round(sum(amount)) AS gmv FROM silver_orders WHERE status <> 'cancelled' GROUP BY 1"
-  .venv/bin/spark-sql --properties-file $GROWTH_LAKE_ROOT/spark-defaults.conf -e "SHOW TABLES IN growth"
+  source scripts/env.sh    # the venv on PATH, the lake, Airflow's home
+  growth sql "SHOW TABLES IN growth"
+  growth sql "SELECT * FROM quarantine WHERE source = 'orders' LIMIT 5"
+  growth sql "SELECT channel, round(sum(amount)) AS gmv FROM silver_orders WHERE status <> 'cancelled' GROUP BY 1"
+  spark-sql --properties-file $GROWTH_LAKE_ROOT/spark-defaults.conf -e "SHOW TABLES IN growth"
 Full logs of each step: $logs
 TXT

@@ -86,8 +86,16 @@ def _batch(sim: Simulation, ts: Column) -> Column:
     return F.greatest(F.to_date(ts), F.lit(sim.start_date))
 
 
-def _entities(spark: SparkSession, sim: Simulation, kind: str, n: int, sigma: float) -> DataFrame:
-    """Shared traits of merchants and creators: size, potential, join day, place."""
+def _entities(
+    spark: SparkSession,
+    sim: Simulation,
+    kind: str,
+    n: int,
+    sigma: float,
+    growth: tuple[float, float],
+) -> DataFrame:
+    """Shared traits of merchants and creators: size, potential, join day, place, the yearly
+    log-growth rate ``growth[0] + growth[1] * potential`` plus noise, and the true effect."""
     idx = F.col("idx")
     prefix = "m" if kind == "merchant" else "c"
     existing = sim.u(f"{kind}/existing", idx) < 0.7
@@ -117,6 +125,11 @@ def _entities(spark: SparkSession, sim: Simulation, kind: str, n: int, sigma: fl
             ),
         )
         .withColumn("joined_at", _at(sim, F.col("join_day"), sim.u(f"{kind}/jt", idx) * 86400))
+        .withColumn(
+            "growth_rate",
+            growth[0] + growth[1] * F.col("potential") + 0.2 * F.col("growth_noise"),
+        )
+        .withColumn("true_effect", _true_effect())
     )
 
 
@@ -129,12 +142,10 @@ def _true_effect() -> Column:
 
 
 def _merchant_traits(spark: SparkSession, sim: Simulation) -> DataFrame:
-    m = _entities(spark, sim, "merchant", sim.profile.merchants, sigma=1.2)
+    m = _entities(spark, sim, "merchant", sim.profile.merchants, sigma=1.2, growth=(-0.6, 1.8))
     idx, pot = F.col("idx"), F.col("potential")
     return m.select(
         "*",
-        _true_effect().alias("true_effect"),
-        (-0.6 + 1.8 * pot + 0.2 * F.col("growth_noise")).alias("growth_rate"),
         (0.02 + 0.15 * F.pow(sim.u("m/late", idx), 2) * (1.3 - pot)).alias("late_rate"),
         (0.005 + 0.03 * F.pow(sim.u("m/failed", idx), 2)).alias("failed_rate"),
         (0.02 + 0.04 * sim.u("m/cancel", idx)).alias("cancel_rate"),
@@ -147,12 +158,10 @@ def _merchant_traits(spark: SparkSession, sim: Simulation) -> DataFrame:
 
 
 def _creator_traits(spark: SparkSession, sim: Simulation) -> DataFrame:
-    c = _entities(spark, sim, "creator", sim.profile.creators, sigma=1.6)
+    c = _entities(spark, sim, "creator", sim.profile.creators, sigma=1.6, growth=(-0.3, 1.5))
     idx, pot = F.col("idx"), F.col("potential")
     return c.select(
         "*",
-        _true_effect().alias("true_effect"),
-        (-0.3 + 1.5 * pot + 0.2 * F.col("growth_noise")).alias("growth_rate"),
         F.round(2000 * F.col("size") + 50).alias("followers0"),
         F.least(
             F.lit(0.9), 0.01 + 0.08 * F.log1p(F.col("size") * 2) * (0.5 + pot)

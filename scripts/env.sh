@@ -1,4 +1,5 @@
-# Sourced by the Makefile targets and scripts: the project's own Airflow home (SQLite), its
+# The project environment, sourced by the Makefile, the demo and users: the venv on PATH (so
+# spark-sql / spark-submit / airflow find it), the lake, the project's own Airflow home (SQLite), its
 # DAGs folder, the Spark connection (local master unless GROWTH_MASTER says otherwise).
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$root/airflow_home}"
