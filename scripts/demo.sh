@@ -28,7 +28,7 @@ step() {
 
 as_of="$(growth config | sed -n 's/^GROWTH_SIM_END_DATE=//p')"
 seed="$(growth config | sed -n 's/^GROWTH_SIM_SEED=//p')"
-profile="${GROWTH_DEMO_PROFILE:-demo}"
+profile="${DEMO_PROFILE:-demo}"
 marker="$GROWTH_LAKE_ROOT/raw/.simulated-$profile-$seed-$as_of"
 
 echo "== 1/3 simulated marketplace ($profile profile, last day $as_of) in $GROWTH_LAKE_ROOT/raw"

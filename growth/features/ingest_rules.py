@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from growth.errors import GrowthError
 from growth.features.contracts import ENTITY_REF_REASON, KEY_PATTERN, SourceContract
 
 BATCH_DATE = "_batch_date"
@@ -37,7 +38,7 @@ REASON = "_reject_reason"
 VERSION_RANK = "_version_rank"
 
 
-class MissingColumnsError(ValueError):
+class MissingColumnsError(GrowthError, ValueError):
     """The batch lacks required contract columns; nothing may be written."""
 
     def __init__(self, source: str, missing: Iterable[str]) -> None:

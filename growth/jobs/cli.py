@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from growth.errors import GrowthError
+
 DOCS_SOURCES = Path("docs/sources.md")
 
 
@@ -25,17 +27,22 @@ def _configure_logging(level: str) -> None:
 
 
 def _sql(args: argparse.Namespace) -> None:
+    from pyspark.errors import PySparkException
+
     from growth.jobs.config import load_config
     from growth.jobs.session import get_spark
 
     cfg = load_config()
     spark = get_spark(cfg, "growth-sql")
     spark.catalog.setCurrentDatabase(cfg.database)
-    df = spark.sql(args.query)
-    if args.format == "csv":
-        df.toPandas().to_csv(sys.stdout, index=False)
-    else:
-        df.show(n=args.limit, truncate=args.truncate)
+    try:
+        df = spark.sql(args.query)
+        if args.format == "csv":
+            df.toPandas().to_csv(sys.stdout, index=False)
+        else:
+            df.show(n=args.limit, truncate=args.truncate)
+    except PySparkException as exc:
+        raise GrowthError(f"the query failed: {exc}") from exc
 
 
 def _config(_: argparse.Namespace) -> None:
@@ -125,7 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as exc:
         sys.exit(f"growth: configuration error: {exc}")
     _configure_logging(level)
-    args.func(args)
+    try:
+        args.func(args)
+    except GrowthError as exc:
+        # The message already says what is wrong and what to do; a traceback would bury it.
+        logging.getLogger("growth").error("%s", exc)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

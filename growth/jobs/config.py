@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
+from growth.errors import GrowthError
 from growth.layout import DATABASE, delta_maven_coordinates
 
 
-class ConfigError(ValueError):
+class ConfigError(GrowthError, ValueError):
     """A setting is missing or cannot be parsed; the message names the variable."""
 
 

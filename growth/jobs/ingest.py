@@ -17,6 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from growth.errors import GrowthError
 from growth.features.contracts import CONTRACTS, ENTITY_SOURCES, SourceContract
 from growth.features.ingest_rules import (
     ENTITY_PARENT,
@@ -39,12 +40,16 @@ from growth.layout import QUARANTINE_TABLE, RUN_LOG_TABLE, SOURCE_GROUPS, SOURCE
 log = logging.getLogger(__name__)
 
 
-class ReconciliationError(RuntimeError):
+class ReconciliationError(GrowthError, RuntimeError):
     """Rows in != accepted + quarantined + duplicates: a row was lost or invented."""
 
 
-class ParentTableMissingError(RuntimeError):
+class ParentTableMissingError(GrowthError, RuntimeError):
     """A foreign key points at a source whose silver table does not exist yet."""
+
+
+class RunWindowError(GrowthError, ValueError):
+    """The requested batch window cannot contain any batch."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +172,11 @@ def run(
     """Ingest the batches of ``source`` due at ``as_of``; return the reconciled counts."""
     if source not in CONTRACTS:
         raise ValueError(f"unknown source '{source}'; known: {', '.join(SOURCE_ORDER)}")
+    if batch_from is not None and batch_from > as_of:
+        raise RunWindowError(
+            f"--from {batch_from} is after --as-of {as_of}: no batch could be ingested; "
+            "pass a --from on or before the run date"
+        )
     contract = CONTRACTS[source]
     silver = cfg.table(silver_table(source))
     record = RunRecord(job="ingest", target_table=silver, as_of=as_of)

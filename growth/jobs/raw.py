@@ -8,11 +8,12 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from growth.errors import GrowthError
 from growth.features.ingest_rules import BATCH_DATE
 from growth.jobs.config import Config
 
 
-class RawDataMissingError(FileNotFoundError):
+class RawDataMissingError(GrowthError, FileNotFoundError):
     """No landing folder for a source: nothing has ever been delivered for it."""
 
 

@@ -8,10 +8,11 @@ import sys
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
+from growth.errors import GrowthError
 from growth.jobs.config import Config
 
 
-class SparkStartError(RuntimeError):
+class SparkStartError(GrowthError, RuntimeError):
     """Spark could not start, almost always because the Delta jars could not be obtained."""
 
 

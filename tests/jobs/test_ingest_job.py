@@ -164,3 +164,9 @@ def test_unknown_parent_table_says_which_source_to_ingest_first(spark, lake):
     land(spark, lake.raw_root, "products", D1, [])
     with pytest.raises(ingest.ParentTableMissingError, match="ingest 'merchants' first"):
         ingest.run(spark, lake, D1, "products")
+
+
+def test_a_from_date_after_the_run_date_is_refused_before_any_work(spark, lake):
+    with pytest.raises(ingest.RunWindowError, match="--from 2026-05-02 is after --as-of 2026-05-01"):
+        ingest.run(spark, lake, D1, "merchants", batch_from=D2)
+    assert not spark.catalog.tableExists(lake.table("run_log"))
