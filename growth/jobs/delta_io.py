@@ -47,9 +47,10 @@ def merge_latest(
     """Upsert ``df`` into ``name`` on ``keys``; update a match only when ``update_when`` holds.
 
     ``update_when`` refers to the incoming row as ``s`` and the stored one as ``t``. Returns
-    the merge's row counts (inserted, updated, unchanged).
+    the rows inserted and updated by this merge (zero when it committed nothing).
     """
     ensure_table(spark, name, df.schema, partition_by)
+    before = current_version(spark, name)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     (
         DeltaTable.forName(spark, name)
@@ -59,13 +60,14 @@ def merge_latest(
         .whenNotMatchedInsertAll()
         .execute()
     )
+    # Delta skips the commit of a merge with nothing to do (an empty source): the newest
+    # history entry is then an older operation whose counts must not be reported.
+    if current_version(spark, name) == before:
+        return {"inserted": 0, "updated": 0}
     metrics = _last_operation_metrics(spark, name)
     return {
         "inserted": metrics.get("numTargetRowsInserted", 0),
         "updated": metrics.get("numTargetRowsUpdated", 0),
-        "unchanged": metrics.get("numSourceRows", 0)
-        - metrics.get("numTargetRowsInserted", 0)
-        - metrics.get("numTargetRowsUpdated", 0),
     }
 
 

@@ -156,6 +156,7 @@ def _publish(
         window,
         partition_by=("source",),
     )
+    merged["unchanged"] = record.rows_accepted - merged["inserted"] - merged["updated"]
     record.rows_inserted, record.rows_updated = merged["inserted"], merged["updated"]
     record.rows_unchanged = merged["unchanged"]
     record.table_version = delta_io.current_version(spark, silver)

@@ -150,9 +150,10 @@ def test_no_batch_for_the_day_is_an_empty_run_not_an_error(spark, lake):
     ingest.run(spark, lake, D1, "merchants")
     counts = ingest.run(spark, lake, D2, "merchants")
     assert counts == ingest.IngestCounts(0, 0, 0, 0)
-    statuses = [r.status for r in spark.table(lake.table("run_log")).orderBy("started_at")
-                .select("status").collect()]
-    assert statuses == ["success", "empty"]
+    runs = spark.table(lake.table("run_log")).orderBy("started_at").select(
+        "status", "rows_inserted", "rows_updated", "rows_unchanged"
+    )
+    assert [tuple(r) for r in runs.collect()] == [("success", 1, 0, 0), ("empty", 0, 0, 0)]
 
 
 def test_a_source_never_landed_says_where_to_put_it(spark, lake):
