@@ -7,7 +7,8 @@ import logging
 import time
 from datetime import date
 
-from pyspark.sql import SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 
 from growth.features.contracts import CONTRACTS
 from growth.jobs import delta_io
@@ -27,6 +28,29 @@ def _count_landed(spark: SparkSession, cfg: Config, source: str) -> int:
     return landed.count()
 
 
+def _land(
+    spark: SparkSession, cfg: Config, frame: DataFrame, source: str, position: int
+) -> int:
+    """Replace the landing folder of ``source`` with ``frame``; return the rows landed."""
+    started = time.perf_counter()
+    (
+        frame.write.mode("overwrite")
+        # Static, stated explicitly: the whole folder is replaced, not only the batch dates
+        # generated now, so two marketplaces never mix.
+        .option("partitionOverwriteMode", "static")
+        .partitionBy("batch_date")
+        .format(cfg.raw_format)
+        .option("header", "true")
+        .save(raw_source_path(cfg, source))
+    )
+    rows = _count_landed(spark, cfg, source)
+    log.info(
+        "[%d/%d] %s: %d rows in %.1fs",
+        position, len(SOURCE_ORDER), source, rows, time.perf_counter() - started,
+    )
+    return rows
+
+
 def run(
     spark: SparkSession, cfg: Config, profile: str, seed: int, end_date: date
 ) -> dict[str, int]:
@@ -41,30 +65,23 @@ def run(
     log.info(
         "simulating profile %s (seed %d): %s .. %s", profile, seed, sim.start_date, sim.end_date
     )
-    frames = generate(spark, sim)
-    counts: dict[str, int] = {}
-    for position, source in enumerate(SOURCE_ORDER, start=1):
-        started = time.perf_counter()
-        path = raw_source_path(cfg, source)
-        (
-            frames[source]
-            .write.mode("overwrite")
-            # Static: replace the whole landing folder, not only the batch dates generated
-            # now (the session default is dynamic), so two marketplaces never mix.
-            .option("partitionOverwriteMode", "static")
-            .partitionBy("batch_date")
-            .format(cfg.raw_format)
-            .option("header", "true")
-            .save(path)
-        )
-        counts[source] = _count_landed(spark, cfg, source)
-        log.info(
-            "[%d/%d] %s: %d rows in %.1fs",
-            position, len(SOURCE_ORDER), source, counts[source], time.perf_counter() - started,
-        )
-    delta_io.overwrite(spark, frames["ground_truth"], cfg.table(GROUND_TRUTH_TABLE))
-    counts[GROUND_TRUTH_TABLE] = spark.table(cfg.table(GROUND_TRUTH_TABLE)).count()
-    spark.catalog.clearCache()
+    cached: list[DataFrame] = []
+
+    def reuse(frame: DataFrame) -> DataFrame:
+        cached.append(frame.persist(StorageLevel.MEMORY_AND_DISK))
+        return frame
+
+    try:
+        frames = generate(spark, sim, reuse)
+        counts = {
+            source: _land(spark, cfg, frames[source], source, position)
+            for position, source in enumerate(SOURCE_ORDER, start=1)
+        }
+        delta_io.overwrite(spark, frames["ground_truth"], cfg.table(GROUND_TRUTH_TABLE))
+        counts[GROUND_TRUTH_TABLE] = spark.table(cfg.table(GROUND_TRUTH_TABLE)).count()
+    finally:
+        for frame in cached:
+            frame.unpersist()
     return counts
 
 

@@ -21,6 +21,7 @@ Every frame returned carries ``batch_date``, the day its rows land in the raw zo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -570,7 +571,11 @@ def _account_managers(spark: SparkSession, sim: Simulation) -> DataFrame:
     )
 
 
-def generate(spark: SparkSession, sim: Simulation) -> dict[str, DataFrame]:
+def generate(
+    spark: SparkSession,
+    sim: Simulation,
+    reuse: Callable[[DataFrame], DataFrame] = lambda frame: frame,
+) -> dict[str, DataFrame]:
     """Every raw source of the marketplace, plus ``ground_truth``, as lazy frames.
 
     Each source frame has the contract columns of its source plus ``batch_date``.
@@ -608,9 +613,9 @@ def generate(spark: SparkSession, sim: Simulation) -> dict[str, DataFrame]:
         .withColumn("onboard_day", F.coalesce("onboard_day", F.lit(10**6)))
     )
     days = spark.range(sim.profile.days).select(F.col("id").cast("int").alias("day"))
-    # Both feed several outputs; persisting (lazy, not an action) avoids recomputing them.
-    merchant_days = _merchant_days(sim, merchants_full, days).persist()
-    lines = _order_lines(sim, merchant_days).persist()
+    # Both feed several outputs; ``reuse`` lets the caller cache them (how is its decision).
+    merchant_days = reuse(_merchant_days(sim, merchants_full, days))
+    lines = reuse(_order_lines(sim, merchant_days))
 
     clicks = F.round(
         F.col("lam") * 6.5 * F.exp(0.2 * sim.z("md/clicks", F.col("idx"), F.col("day")))
