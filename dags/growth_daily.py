@@ -1,6 +1,7 @@
 """growth_daily: the daily run of the growth platform, for the day that just ended.
 
-Wiring only: each task is a ``growth`` CLI command run by spark-submit through the Airflow
+Tasks: ingest_entities -> ingest_activity -> ingest_outreach -> daily_aggregates ->
+features -> labels. Wiring only: each task is a ``growth`` CLI command run by spark-submit through the Airflow
 connection ``growth_spark`` (default: a local master). A run with logical date D processes
 the data of day D (``--as-of D``) and starts after D has ended.
 """
@@ -23,6 +24,13 @@ from growth.layout import (
 )
 
 SPARK_CONN_ID = "growth_spark"
+ENTITIES = ("merchant", "creator")
+# (task id, growth command, table topic): each step reads what the previous one published.
+FEATURE_STORE_STEPS = (
+    ("daily_aggregates", "daily-aggregates", "daily"),
+    ("features", "features", "features"),
+    ("labels", "labels", "labels"),
+)
 # The CLI module doubles as the spark-submit application for every job.
 APPLICATION = find_spec("growth.jobs.cli").origin
 
@@ -45,7 +53,10 @@ def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmi
 
 with DAG(
     dag_id="growth_daily",
-    description="Ingest the day's sources into silver, quarantining bad rows.",
+    description=(
+        "Ingest the day's sources into silver, then update the daily aggregates, feature "
+        "snapshots and labels."
+    ),
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
     catchup=False,
@@ -70,4 +81,13 @@ with DAG(
         )
         for group, sources in SOURCE_GROUPS.items()
     ]
-    chain(*ingest_tasks)
+    feature_store = [
+        spark_job(
+            task_id,
+            [command],
+            [table_asset(f"{entity}_{topic}") for entity in ENTITIES]
+            + [table_asset(RUN_LOG_TABLE)],
+        )
+        for task_id, command, topic in FEATURE_STORE_STEPS
+    ]
+    chain(*ingest_tasks, *feature_store)

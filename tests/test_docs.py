@@ -9,3 +9,10 @@ from tests.conftest import ROOT
 def test_sources_doc_is_generated_from_the_contracts():
     committed = (ROOT / "docs" / "sources.md").read_text()
     assert committed == render_sources_markdown(), "docs/sources.md is stale: run `growth docs`"
+
+
+def test_features_doc_is_generated_from_the_registry():
+    from growth.features.feature_docs import render_features_markdown
+
+    committed = (ROOT / "docs" / "features.md").read_text()
+    assert committed == render_features_markdown(), "docs/features.md is stale: run `growth docs`"

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from growth.errors import GrowthError
 
-DOCS_SOURCES = Path("docs/sources.md")
+
+def _generated_docs() -> dict[Path, str]:
+    from growth.features.contract_docs import render_sources_markdown
+    from growth.features.feature_docs import render_features_markdown
+
+    return {
+        Path("docs/sources.md"): render_sources_markdown(),
+        Path("docs/features.md"): render_features_markdown(),
+    }
 
 
 def _configure_logging(level: str) -> None:
@@ -55,16 +63,14 @@ def _config(_: argparse.Namespace) -> None:
 
 
 def _docs(args: argparse.Namespace) -> None:
-    from growth.features.contract_docs import render_sources_markdown
-
-    text = render_sources_markdown()
-    if args.check:
-        if not DOCS_SOURCES.is_file() or DOCS_SOURCES.read_text() != text:
-            sys.exit(f"{DOCS_SOURCES} is stale: run 'growth docs' and commit the result")
-        return
-    DOCS_SOURCES.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_SOURCES.write_text(text)
-    sys.stdout.write(f"wrote {DOCS_SOURCES}\n")
+    for path, text in _generated_docs().items():
+        if args.check:
+            if not path.is_file() or path.read_text() != text:
+                sys.exit(f"{path} is stale: run 'growth docs' and commit the result")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        sys.stdout.write(f"wrote {path}\n")
 
 
 def _spark_defaults(_: argparse.Namespace) -> None:
@@ -76,7 +82,15 @@ def _spark_defaults(_: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from growth.jobs import ingest, runs, simulate
+    from growth.jobs import (
+        build_daily,
+        build_features,
+        build_labels,
+        build_training_set,
+        ingest,
+        runs,
+        simulate,
+    )
 
     parser = argparse.ArgumentParser(
         prog="growth",
@@ -96,6 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_arguments(p)
     p.set_defaults(func=ingest.execute)
+
+    p = sub.add_parser(
+        "daily-aggregates",
+        help="silver -> merchant_daily, creator_daily (only the days whose data changed)",
+    )
+    build_daily.add_arguments(p)
+    p.set_defaults(func=build_daily.execute)
+
+    p = sub.add_parser(
+        "features", help="daily tables -> merchant_features, creator_features snapshots"
+    )
+    build_features.add_arguments(p)
+    p.set_defaults(func=build_features.execute)
+
+    p = sub.add_parser("labels", help="daily tables -> merchant_labels, creator_labels")
+    build_labels.add_arguments(p)
+    p.set_defaults(func=build_labels.execute)
+
+    p = sub.add_parser(
+        "training-set", help="snapshots + labels for a list of cutoffs -> <entity>_training_set"
+    )
+    build_training_set.add_arguments(p)
+    p.set_defaults(func=build_training_set.execute)
 
     p = sub.add_parser("sql", help="run a SQL query against the growth database")
     p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')
@@ -117,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("config", help="print the resolved settings")
     p.set_defaults(func=_config)
 
-    p = sub.add_parser("docs", help="regenerate docs/sources.md from the source contracts")
+    p = sub.add_parser("docs", help="regenerate docs/sources.md and docs/features.md from the contracts and the "
+        "feature registry")
     p.add_argument("--check", action="store_true", help="fail if the file is stale")
     p.set_defaults(func=_docs)
     return parser

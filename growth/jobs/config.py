@@ -44,6 +44,14 @@ class Config:
     sim_end_date: date = date(2026, 10, 31)
     sim_seed: int = 7
     log_level: str = "INFO"
+    # Labels: outcomes in (as_of, as_of + horizon]; "grew" and "reached_top_tier" rules.
+    label_horizon_days: int = 90
+    label_growth_multiple: float = 2.0
+    label_growth_min_value: float = 500.0
+    label_top_share: float = 0.2
+    # Late data: snapshots and labels up to this many days before the run date are
+    # recomputed when a late or corrected event changes a day their window covers.
+    restate_days: int = 35
 
     @property
     def raw_root(self) -> Path:
@@ -83,6 +91,8 @@ def _coerce(field: dataclasses.Field, raw: str, source: str) -> object:
             return Path(raw).expanduser().resolve()
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "date":
             return date.fromisoformat(raw)
         return raw

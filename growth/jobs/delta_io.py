@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -14,14 +14,46 @@ def table_exists(spark: SparkSession, name: str) -> bool:
     return spark.catalog.tableExists(name)
 
 
+CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
+"""Table properties of tables whose changes downstream jobs read incrementally."""
+
+
 def ensure_table(
-    spark: SparkSession, name: str, schema: StructType, partition_by: Sequence[str] = ()
+    spark: SparkSession,
+    name: str,
+    schema: StructType,
+    partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
 ) -> None:
     """Create an empty Delta table with this schema unless it exists already."""
     builder = DeltaTable.createIfNotExists(spark).tableName(name).addColumns(schema)
     if partition_by:
         builder = builder.partitionedBy(*partition_by)
+    for key, value in (properties or {}).items():
+        builder = builder.property(key, value)
     builder.execute()
+
+
+def enable_change_feed(spark: SparkSession, name: str) -> bool:
+    """Turn on Delta's change data feed; return False when it was already on."""
+    props = DeltaTable.forName(spark, name).detail().select("properties").first()[0] or {}
+    if props.get("delta.enableChangeDataFeed") == "true":
+        return False
+    spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES (delta.enableChangeDataFeed = true)")
+    return True
+
+
+def changes(spark: SparkSession, name: str, after_version: int, to_version: int) -> DataFrame:
+    """Rows changed by the commits after ``after_version`` up to ``to_version``, from the
+    change data feed: the table's columns plus ``_change_type`` (insert, delete,
+    update_preimage, update_postimage). Raises when the feed does not cover the range."""
+    return (
+        spark.read.format("delta")
+        .option("readChangeFeed", "true")
+        .option("startingVersion", after_version + 1)
+        .option("endingVersion", to_version)
+        .table(name)
+    )
 
 
 def current_version(spark: SparkSession, name: str) -> int | None:
@@ -43,13 +75,14 @@ def merge_latest(
     keys: Sequence[str],
     update_when: str,
     partition_by: Sequence[str] = (),
+    properties: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Upsert ``df`` into ``name`` on ``keys``; update a match only when ``update_when`` holds.
 
     ``update_when`` refers to the incoming row as ``s`` and the stored one as ``t``. Returns
     the rows inserted and updated by this merge (zero when it committed nothing).
     """
-    ensure_table(spark, name, df.schema, partition_by)
+    ensure_table(spark, name, df.schema, partition_by, properties)
     before = current_version(spark, name)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     (
@@ -86,9 +119,12 @@ def replace_where(
 
 
 def append(spark: SparkSession, df: DataFrame, name: str) -> None:
-    """Append rows (for logs, where every run adds its own record)."""
+    """Append rows (for logs, where every run adds its own record).
+
+    New columns of ``df`` are added to the table, so a log written by an older release
+    keeps working after the log gains a column."""
     ensure_table(spark, name, df.schema)
-    df.writeTo(name).append()
+    df.writeTo(name).option("mergeSchema", "true").append()
 
 
 def overwrite(spark: SparkSession, df: DataFrame, name: str) -> None:

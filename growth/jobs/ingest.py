@@ -144,7 +144,7 @@ def _publish(
     silver = cfg.table(silver_table(contract.name))
     merged = delta_io.merge_latest(
         spark, accepted_rows(ranked, contract), silver, contract.keys,
-        newer_than_target(contract),
+        newer_than_target(contract), properties=delta_io.CHANGE_FEED,
     )
     window = f"source = '{contract.name}' AND batch_date <= '{record.batch_to}'"
     if record.batch_from is not None:

@@ -7,7 +7,8 @@ import os
 import uuid
 from datetime import UTC, date, datetime
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import (
     DateType,
     DoubleType,
@@ -43,6 +44,8 @@ RUN_LOG_SCHEMA = StructType(
         StructField("started_at", TimestampType(), False),
         StructField("finished_at", TimestampType(), False),
         StructField("duration_s", DoubleType(), False),
+        # JSON {table: Delta version} of the inputs a run read: where the next run resumes.
+        StructField("versions_read", StringType(), True),
     ]
 )
 
@@ -72,6 +75,7 @@ class RunRecord:
     rows_updated: int | None = None
     rows_unchanged: int | None = None
     table_version: int | None = None
+    versions_read: str | None = None
     status: str = "running"
     message: str | None = None
     # Wall-clock times describe the run itself, never the data it computes.
@@ -89,3 +93,16 @@ class RunRecord:
         values["duration_s"] = (finished - self.started_at).total_seconds()
         row = tuple(values[f.name] for f in RUN_LOG_SCHEMA.fields)
         delta_io.append(spark, spark.createDataFrame([row], RUN_LOG_SCHEMA), cfg.table(RUN_LOG_TABLE))
+
+
+def successful_runs(spark: SparkSession, cfg: Config, job: str) -> list[Row]:
+    """The successful runs of ``job``, newest first (empty when the log does not exist)."""
+    name = cfg.table(RUN_LOG_TABLE)
+    if not delta_io.table_exists(spark, name):
+        return []
+    return (
+        spark.table(name)
+        .where((F.col("job") == job) & F.col("status").isin("success", "empty"))
+        .orderBy(F.col("finished_at").desc())
+        .collect()
+    )

@@ -18,13 +18,30 @@ def dag():
     return bag.dags["growth_daily"]
 
 
-def test_tasks_are_the_ingest_groups_in_a_chain(dag):
-    assert [t.task_id for t in dag.topological_sort()] == [
-        "ingest_entities", "ingest_activity", "ingest_outreach",
-    ]
-    assert dag.get_task("ingest_entities").downstream_task_ids == {"ingest_activity"}
-    assert dag.get_task("ingest_activity").downstream_task_ids == {"ingest_outreach"}
-    assert dag.get_task("ingest_outreach").downstream_task_ids == set()
+CHAIN = [
+    "ingest_entities", "ingest_activity", "ingest_outreach",
+    "daily_aggregates", "features", "labels",
+]
+
+
+def test_tasks_are_ingest_then_the_feature_store_in_a_chain(dag):
+    assert [t.task_id for t in dag.topological_sort()] == CHAIN
+    for task_id, downstream in zip(CHAIN, [*CHAIN[1:], None], strict=True):
+        expected = set() if downstream is None else {downstream}
+        assert dag.get_task(task_id).downstream_task_ids == expected
+
+
+def test_feature_store_tasks_publish_their_tables(dag):
+    for task_id, command, topic in (
+        ("daily_aggregates", "daily-aggregates", "daily"),
+        ("features", "features", "features"),
+        ("labels", "labels", "labels"),
+    ):
+        task = dag.get_task(task_id)
+        assert task.application_args == [command, "--as-of", "{{ ds }}"]
+        assert {a.name for a in task.outlets} == {
+            f"growth.merchant_{topic}", f"growth.creator_{topic}", "growth.run_log"
+        }
 
 
 def test_groups_cover_every_source_once_parents_first():

@@ -68,7 +68,9 @@ def delta(spark, lake: Path, table: str):
 def test_the_dag_succeeds_and_every_source_reconciles(spark, daily_run):
     lake, done, dag_log = daily_run
     assert done.returncode == 0, dag_log.read_text()[-5000:]
-    runs = delta(spark, lake, "run_log").where(F.col("as_of") == F.lit(AS_OF))
+    runs = delta(spark, lake, "run_log").where(
+        (F.col("as_of") == F.lit(AS_OF)) & (F.col("job") == "ingest")
+    )
     rows = {r.target_table: r for r in runs.collect()}
     assert set(rows) == {f"growth.{silver_table(s)}" for s in SOURCE_ORDER}
     for table, row in rows.items():
@@ -91,3 +93,27 @@ def test_silver_holds_one_row_per_key_and_quarantine_the_rest(spark, daily_run):
     assert quarantined.where("reason IS NULL OR raw IS NULL").isEmpty()
     counted = delta(spark, lake, "run_log").where("target_table = 'growth.silver_orders'")
     assert quarantined.count() == counted.first().rows_quarantined
+
+
+def test_the_feature_store_is_built_after_ingest(spark, daily_run):
+    lake, done, _ = daily_run
+    assert done.returncode == 0
+    jobs = {
+        r.job: r.status
+        for r in delta(spark, lake, "run_log").where(F.col("job") != "ingest").collect()
+    }
+    assert jobs == {
+        "build_daily": "success", "build_features": "success", "build_labels": "success"
+    }
+    merchants = delta(spark, lake, "silver_merchants").count()
+    snapshot = delta(spark, lake, "merchant_features")
+    assert [r[0] for r in snapshot.select("as_of_date").distinct().collect()] == [AS_OF]
+    assert snapshot.count() == merchants  # every merchant of the small profile has joined
+    orders = delta(spark, lake, "silver_orders").where(
+        F.to_date("ordered_at") > F.date_sub(F.lit(AS_OF), 30)
+    ).agg(F.sum("amount")).first()[0]
+    gmv = snapshot.agg(F.sum("gmv_sum_30d")).first()[0]
+    assert gmv == pytest.approx(orders)
+    for table in ("merchant_daily", "creator_daily", "creator_features",
+                  "merchant_labels", "creator_labels"):
+        assert delta(spark, lake, table).count() > 0, table

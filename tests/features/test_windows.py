@@ -80,7 +80,7 @@ def test_many_dates_in_one_pass_equal_one_pass_per_date(spark, merchants):
         for age in range(-20, 260, step)
     ]
     frame = daily(spark, "merchant", rows)
-    dates = [D - timedelta(days=k) for k in (0, 1, 7, 30, 31, 45, 90)]
+    dates = [D - timedelta(days=k) for k in (0, 1, 31, 90)]
     together = snapshot_features(frame, merchants, "merchant", dates)
     one_by_one = None
     for d in dates:

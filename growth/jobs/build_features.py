@@ -1,0 +1,155 @@
+"""Feature snapshots: daily tables -> ``merchant_features`` and ``creator_features``.
+
+A run for D writes the snapshot of D. It also restates the snapshots already published for
+the days since the earliest day the daily job has recomputed since this job last ran (late
+or corrected data), as far back as ``GROWTH_RESTATE_DAYS``: older snapshots keep the values
+they were published with. ``--from`` computes every day from --from to --as-of: a backfill,
+in one pass over the daily tables. Each snapshot date is replaced atomically, so reruns are
+idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from growth.errors import GrowthError
+from growth.features.contracts import ENTITY_SOURCES
+from growth.features.registry import DAILY_TABLES, LOOKBACK
+from growth.features.windows import AS_OF, snapshot_features
+from growth.jobs import build_daily, delta_io
+from growth.jobs.config import Config, load_config
+from growth.jobs.ingest import RunWindowError
+from growth.jobs.run_log import RunRecord, successful_runs
+from growth.jobs.session import get_spark
+from growth.layout import silver_table
+
+log = logging.getLogger(__name__)
+
+JOB = "build_features"
+ENTITIES = ("merchant", "creator")
+
+
+class DailyTablesMissingError(GrowthError, RuntimeError):
+    """Snapshots are computed from the daily tables, which do not exist yet."""
+
+
+def require_daily_tables(spark: SparkSession, cfg: Config) -> None:
+    for table in DAILY_TABLES.values():
+        if not delta_io.table_exists(spark, cfg.table(table.name)):
+            raise DailyTablesMissingError(
+                f"{cfg.table(table.name)} does not exist: build the daily aggregates first "
+                "(growth daily-aggregates --as-of <date>), then rerun."
+            )
+
+
+def features_table(entity: str) -> str:
+    return f"{entity}_features"
+
+
+def published_dates(spark: SparkSession, name: str) -> set[date]:
+    """The as_of_date partitions a snapshot table holds (empty when it does not exist)."""
+    if not delta_io.table_exists(spark, name):
+        return set()
+    return {r[0] for r in spark.table(name).select(AS_OF).distinct().collect()}
+
+
+def restated_since(spark: SparkSession, cfg: Config, job: str) -> date | None:
+    """The earliest day the daily job recomputed since ``job`` last succeeded."""
+    last = successful_runs(spark, cfg, job)
+    since = last[0].finished_at if last else None
+    days = [
+        r.batch_from
+        for r in successful_runs(spark, cfg, build_daily.JOB)
+        if r.batch_from is not None and (since is None or r.finished_at > since)
+    ]
+    return min(days) if days else None
+
+
+def snapshot_dates(
+    spark: SparkSession, cfg: Config, as_of: date, date_from: date | None
+) -> list[date]:
+    """The run date, a backfill range, and the published snapshots due for restatement."""
+    if date_from is not None:
+        return [date_from + timedelta(days=k) for k in range((as_of - date_from).days + 1)]
+    dates = {as_of}
+    earliest = restated_since(spark, cfg, JOB)
+    if earliest is not None:
+        floor = max(earliest, as_of - timedelta(days=cfg.restate_days))
+        for entity in ENTITIES:
+            dates |= {
+                d for d in published_dates(spark, cfg.table(features_table(entity)))
+                if floor <= d < as_of
+            }
+    return sorted(dates)
+
+
+def publish_snapshots(spark: SparkSession, cfg: Config, entity: str, dates: Iterable[date]) -> int:
+    """Compute and publish the snapshots of ``dates`` for one entity; return rows written."""
+    dates = sorted(set(dates))
+    if not dates:
+        return 0
+    table = DAILY_TABLES[entity]
+    daily = spark.table(cfg.table(table.name)).where(
+        F.col("date").between(dates[0] - timedelta(days=LOOKBACK), dates[-1])
+    )
+    entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity])))
+    snapshots = snapshot_features(daily, entities, entity, dates).cache()
+    try:
+        rows = snapshots.count()
+        predicate = f"{AS_OF} IN (" + ", ".join(f"DATE'{d}'" for d in dates) + ")"
+        delta_io.replace_where(
+            spark, snapshots.repartition(AS_OF), cfg.table(features_table(entity)), predicate,
+            partition_by=(AS_OF,),
+        )
+        return rows
+    finally:
+        snapshots.unpersist()
+
+
+def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
+    """Publish the snapshots due at ``as_of``; return their dates."""
+    if date_from is not None and date_from > as_of:
+        raise RunWindowError(
+            f"--from {date_from} is after --as-of {as_of}: no snapshot date lies between them"
+        )
+    record = RunRecord(job=JOB, target_table=cfg.table(features_table("merchant")), as_of=as_of)
+    try:
+        require_daily_tables(spark, cfg)
+        dates = snapshot_dates(spark, cfg, as_of, date_from)
+        record.batch_from, record.batch_to = dates[0], dates[-1]
+        log.info("feature snapshots for %d date(s): %s .. %s", len(dates), dates[0], dates[-1])
+        written = 0
+        for entity in ENTITIES:
+            rows = publish_snapshots(spark, cfg, entity, dates)
+            log.info("%s: %d rows over %d snapshot(s)", features_table(entity), rows, len(dates))
+            written += rows
+        record.rows_inserted = written
+        record.table_version = delta_io.current_version(
+            spark, cfg.table(features_table("merchant"))
+        )
+        record.status = "success"
+        return dates
+    except Exception as exc:
+        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        record.write(spark, cfg)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat, help="snapshot date")
+    parser.add_argument(
+        "--from", dest="date_from", type=date.fromisoformat, default=None,
+        help="backfill every snapshot from this date to --as-of, in one pass",
+    )
+
+
+def execute(args: argparse.Namespace) -> None:
+    cfg = load_config()
+    run(get_spark(cfg, "build-features"), cfg, args.as_of, args.date_from)

@@ -1,0 +1,121 @@
+"""Training sets: published snapshots + labels for a list of cutoffs -> ``<entity>_training_set``.
+
+A model trains on exactly the snapshots that were (or would have been) served: cutoffs
+whose snapshot or labels are not published yet are computed first, all of them in one pass,
+and published like any other. The training set is then the inner join of the two on
+(entity, as_of_date), written as a new version of ``<entity>_training_set``; the run log
+keeps that Delta version so a model can name the exact data it learned from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from datetime import date, timedelta
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from growth.features.labels import complete_cutoffs, training_set
+from growth.features.registry import DAILY_TABLES
+from growth.features.windows import AS_OF
+from growth.jobs import delta_io
+from growth.jobs.build_features import (
+    features_table,
+    publish_snapshots,
+    published_dates,
+    require_daily_tables,
+)
+from growth.jobs.build_labels import labels_table, publish_labels
+from growth.jobs.config import Config, load_config
+from growth.jobs.ingest import RunWindowError
+from growth.jobs.run_log import RunRecord
+from growth.jobs.session import get_spark
+
+log = logging.getLogger(__name__)
+
+JOB = "build_training_set"
+
+
+def training_table(entity: str) -> str:
+    return f"{entity}_training_set"
+
+
+def regular_cutoffs(as_of: date, horizon_days: int, every_days: int, count: int) -> list[date]:
+    """``count`` cutoffs ``every_days`` apart, the latest one whose horizon ends by ``as_of``."""
+    if every_days < 1 or count < 1:
+        raise ValueError("--every and --count must be at least 1")
+    last = as_of - timedelta(days=horizon_days)
+    return sorted(last - timedelta(days=every_days * k) for k in range(count))
+
+
+def run(
+    spark: SparkSession, cfg: Config, as_of: date, entity: str, cutoffs: list[date]
+) -> int:
+    """Build the training set of ``entity`` over ``cutoffs``; return its row count."""
+    record = RunRecord(job=JOB, target_table=cfg.table(training_table(entity)), as_of=as_of)
+    try:
+        require_daily_tables(spark, cfg)
+        usable = complete_cutoffs(cutoffs, cfg.label_horizon_days, as_of)
+        if usable != sorted(set(cutoffs)):
+            raise RunWindowError(
+                f"cutoff(s) {', '.join(str(d) for d in sorted(set(cutoffs) - set(usable)))} "
+                f"have a {cfg.label_horizon_days}-day horizon that ends after {as_of}: their "
+                "outcomes are not known yet; choose earlier cutoffs"
+            )
+        record.batch_from, record.batch_to = usable[0], usable[-1]
+        features_name, labels_name = cfg.table(features_table(entity)), cfg.table(labels_table(entity))
+        missing = sorted(set(usable) - published_dates(spark, features_name))
+        if missing:
+            log.info("computing %d missing snapshot(s) in one pass", len(missing))
+            publish_snapshots(spark, cfg, entity, missing)
+        missing = sorted(set(usable) - published_dates(spark, labels_name))
+        if missing:
+            log.info("computing %d missing label cutoff(s) in one pass", len(missing))
+            publish_labels(spark, cfg, entity, missing)
+        wanted = F.col(AS_OF).isin(usable)
+        rows = training_set(
+            spark.table(features_name).where(wanted),
+            spark.table(labels_name).where(wanted),
+            DAILY_TABLES[entity].key,
+        )
+        delta_io.overwrite(spark, rows, cfg.table(training_table(entity)))
+        record.table_version = delta_io.current_version(spark, cfg.table(training_table(entity)))
+        record.rows_inserted = spark.table(cfg.table(training_table(entity))).count()
+        record.status = "success"
+        log.info("%s: %d rows over %d cutoff(s), Delta version %d", training_table(entity),
+                 record.rows_inserted, len(usable), record.table_version)
+        return record.rows_inserted
+    except Exception as exc:
+        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        record.write(spark, cfg)
+
+
+def _dates(text: str) -> list[date]:
+    try:
+        return [date.fromisoformat(part.strip()) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD[,YYYY-MM-DD...]: {exc}") from exc
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--entity", required=True, choices=("merchant", "creator"))
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat,
+                        help="run date: every cutoff's horizon must end by then")
+    parser.add_argument("--cutoffs", type=_dates, default=None,
+                        help="explicit cutoffs, comma-separated (overrides --every/--count)")
+    parser.add_argument("--every", type=int, default=30,
+                        help="days between regular cutoffs (default 30)")
+    parser.add_argument("--count", type=int, default=12,
+                        help="number of regular cutoffs, the latest ending its horizon by "
+                        "--as-of (default 12)")
+
+
+def execute(args: argparse.Namespace) -> None:
+    cfg = load_config()
+    cutoffs = args.cutoffs or regular_cutoffs(
+        args.as_of, cfg.label_horizon_days, args.every, args.count
+    )
+    run(get_spark(cfg, f"training-set-{args.entity}"), cfg, args.as_of, args.entity, cutoffs)
