@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test lint docs bench-simulate clean
+.PHONY: install demo test test-demo lint docs bench-simulate bench-features clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/pytest
 
+# The incremental = full-recompute test of the feature store on the demo profile (~10 min).
+test-demo: $(INSTALLED)
+	source scripts/env.sh && GROWTH_TEST_PROFILE=demo $(VENV)/bin/pytest tests/jobs/test_feature_store_jobs.py
+
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 
@@ -29,6 +33,9 @@ docs: $(INSTALLED)
 
 bench-simulate: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/python benchmarks/simulate_large.py
+
+bench-features: $(INSTALLED)
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/feature_store_large.py
 
 clean:
 	rm -rf lake airflow_home

@@ -48,6 +48,10 @@ echo "== 3/3 what was published for $as_of"
 step runs growth runs --as-of "$as_of" --check
 step quarantine growth sql \
   "SELECT source, reason_code, count(*) AS rows FROM quarantine GROUP BY 1, 2 ORDER BY 1, 2"
+step features growth sql --limit 10 \
+  "SELECT merchant_id, gmv_sum_30d, gmv_growth_30d, buyers_distinct_90d, rating_mean_90d,
+          late_delivery_rate_90d FROM merchant_features WHERE as_of_date = DATE'$as_of'
+   ORDER BY gmv_sum_30d DESC"
 growth spark-defaults > "$GROWTH_LAKE_ROOT/spark-defaults.conf"
 cat <<TXT
 
@@ -56,6 +60,8 @@ Query the tables (database 'growth') with any of:
   growth sql "SHOW TABLES IN growth"
   growth sql "SELECT * FROM quarantine WHERE source = 'orders' LIMIT 5"
   growth sql "SELECT channel, round(sum(amount)) AS gmv FROM silver_orders WHERE status <> 'cancelled' GROUP BY 1"
+  growth sql "SELECT as_of_date, count(*) AS creators, round(avg(followers_latest)) AS followers FROM creator_features GROUP BY 1"
+  growth training-set --entity merchant --as-of $as_of --every 7 --count 4   # snapshots + labels
   spark-sql --properties-file $GROWTH_LAKE_ROOT/spark-defaults.conf -e "SHOW TABLES IN growth"
 Full logs of each step: $logs
 TXT

@@ -20,6 +20,10 @@ SUMMARY_COLUMNS = (
 )
 
 
+# The table each feature-store job logs its runs under (it publishes the creator twin too).
+FEATURE_STORE_TARGETS = ("merchant_daily", "merchant_features", "merchant_labels")
+
+
 def latest_runs(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame:
     """The latest run per target table for ``as_of``. Grain: one row per target table."""
     newest_first = Window.partitionBy("target_table").orderBy(F.col("started_at").desc())
@@ -35,15 +39,15 @@ def latest_runs(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame:
 
 
 def problems(spark: SparkSession, cfg: Config, as_of: date) -> list[str]:
-    """Sources whose latest run for ``as_of`` failed or that never ran."""
+    """Sources and feature-store jobs whose latest run for ``as_of`` failed or never ran."""
     if not delta_io.table_exists(spark, cfg.table(RUN_LOG_TABLE)):
         return [f"no run log yet ({cfg.table(RUN_LOG_TABLE)} does not exist)"]
     status = {
         r.target_table: (r.status, r.message) for r in latest_runs(spark, cfg, as_of).collect()
     }
     found = []
-    for source in SOURCE_ORDER:
-        table = cfg.table(silver_table(source))
+    targets = [silver_table(s) for s in SOURCE_ORDER] + list(FEATURE_STORE_TARGETS)
+    for table in map(cfg.table, targets):
         if table not in status:
             found.append(f"{table}: no run for {as_of}")
         elif status[table][0] not in ("success", "empty"):
@@ -55,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", required=True, type=date.fromisoformat, help="run date")
     parser.add_argument(
         "--check", action="store_true",
-        help="exit with status 1 when a source failed or did not run for this date",
+        help="exit with status 1 when a source or feature-store job failed or did not run "
+        "for this date",
     )
 
 
