@@ -41,22 +41,34 @@ def order_events(orders: DataFrame) -> DataFrame:
 
     Reads: order_id, line_id, ordered_at, merchant_id, creator_id, buyer_id, product_id,
     channel, amount, quantity, status, delivered_at, delivery_outcome, updated_at.
-    Writes ``ORDER_EVENT_COLUMNS``; ``date`` is the UTC day the event happened.
+    Writes ``ORDER_EVENT_COLUMNS``; ``date`` is the UTC day the event happened. An event
+    carries the status and delivery outcome only where its measures read them (closed:
+    both, delivered: the outcome), so a line moving from placed to delivered leaves its
+    placed event identical: the placement day's aggregates did not change.
     """
+    status, outcome = F.col("status"), F.col("delivery_outcome")
+    none = F.lit(None).cast("string")
     events = F.array(
-        F.struct(F.lit(PLACED).alias("event"), F.to_date("ordered_at").alias("date")),
-        F.struct(F.lit(DELIVERED).alias("event"), F.to_date("delivered_at").alias("date")),
+        F.struct(
+            F.lit(PLACED).alias("event"), F.to_date("ordered_at").alias("date"),
+            none.alias("status"), none.alias("delivery_outcome"),
+        ),
+        F.struct(
+            F.lit(DELIVERED).alias("event"), F.to_date("delivered_at").alias("date"),
+            none.alias("status"), outcome.alias("delivery_outcome"),
+        ),
         F.struct(
             F.lit(CLOSED).alias("event"),
-            F.when(
-                F.col("status").isin("cancelled", "refunded"), F.to_date("updated_at")
-            ).alias("date"),
+            F.when(status.isin("cancelled", "refunded"), F.to_date("updated_at")).alias("date"),
+            status.alias("status"), outcome.alias("delivery_outcome"),
         ),
     )
+    kept = [c for c in ORDER_EVENT_COLUMNS
+            if c not in ("event", "date", "status", "delivery_outcome")]
     return (
-        orders.select(*[c for c in ORDER_EVENT_COLUMNS if c not in ("event", "date")],
-                      F.inline(events))
+        orders.select(*kept, F.inline(events))
         .where(F.col("date").isNotNull())
+        .select(*ORDER_EVENT_COLUMNS)
     )
 
 

@@ -120,11 +120,17 @@ def test_daily_tables_of_empty_input_are_empty_with_their_schema(spark, orders):
 
 
 def test_changed_days_ignore_events_that_did_not_change(spark, orders):
-    before = order_events(orders.where("order_id = 'o2'").withColumn("status", F.lit("placed"))
-                          .withColumn("updated_at", F.col("ordered_at")))
-    after = order_events(orders.where("order_id = 'o2'"))
-    # placed on D2 in both images: only the cancellation's day (D2) changed...
-    assertDataFrameEqual(changed_days(before, after), [(D2,)])
+    o1 = orders.where("order_id = 'o1' AND line_id = 1")
+    placed_version = (
+        o1.withColumn("status", F.lit("placed"))
+        .withColumn("updated_at", F.col("ordered_at"))
+        .withColumn("delivered_at", F.lit(None).cast("timestamp"))
+        .withColumn("delivery_outcome", F.lit(None).cast("string"))
+    )
+    before, after = order_events(placed_version), order_events(o1)
+    # placed on D1 in both images: only the delivery's (D2) and the refund's (D3) days
+    # changed, not the placement day...
+    assertDataFrameEqual(changed_days(before, after), [(D2,), (D3,)], checkRowOrder=False)
     # ...and a late line placed on D1 changes D1 only.
     late = order_events(orders.where("order_id = 'o1' AND line_id = 2"))
     assertDataFrameEqual(changed_days(late.limit(0), late), [(D1,)])
