@@ -85,10 +85,6 @@ def _sum_if(condition: Column, value: str, dtype: str = "double") -> Column:
     return F.coalesce(F.sum(F.when(condition, F.col(value))), F.lit(0)).cast(dtype)
 
 
-def _sketch(condition: Column, value: str) -> Column:
-    return F.hll_sketch_agg(F.when(condition, F.col(value)), HLL_LG_K)
-
-
 def merchant_daily(events: DataFrame, reviews: DataFrame, traffic: DataFrame) -> DataFrame:
     """Order events, reviews and merchant traffic -> ``merchant_daily``.
 
@@ -131,11 +127,12 @@ def merchant_daily(events: DataFrame, reviews: DataFrame, traffic: DataFrame) ->
         "rating_count": _count_if(F.col("event") == "review"),
         "impressions": _sum_if(F.col("event") == "traffic", "impressions", "bigint"),
         "clicks": _sum_if(F.col("event") == "traffic", "clicks", "bigint"),
-        "buyers_sketch": _sketch(_placed(), "buyer_id"),
-        "products_sketch": _sketch(_placed(), "product_id"),
-        "creators_sketch": _sketch(_placed(), "creator_id"),
     }
-    return _aggregate(activity, MERCHANT_DAILY, aggregates)
+    sketches = {
+        "buyers_sketch": "buyer_id", "products_sketch": "product_id",
+        "creators_sketch": "creator_id",
+    }
+    return _aggregate(activity, events.where(_placed()), MERCHANT_DAILY, aggregates, sketches)
 
 
 def creator_daily(events: DataFrame, stats: DataFrame, traffic: DataFrame) -> DataFrame:
@@ -176,19 +173,34 @@ def creator_daily(events: DataFrame, stats: DataFrame, traffic: DataFrame) -> Da
         "live_minutes": _sum_if(stats_row, "live_minutes", "bigint"),
         "impressions": _sum_if(F.col("event") == "traffic", "impressions", "bigint"),
         "clicks": _sum_if(F.col("event") == "traffic", "clicks", "bigint"),
-        "merchants_sketch": _sketch(_placed(), "merchant_id"),
-        "buyers_sketch": _sketch(_placed(), "buyer_id"),
     }
-    return _aggregate(activity, CREATOR_DAILY, aggregates)
+    sketches = {"merchants_sketch": "merchant_id", "buyers_sketch": "buyer_id"}
+    placed = events.where(F.col("creator_id").isNotNull() & _placed())
+    return _aggregate(activity, placed, CREATOR_DAILY, aggregates, sketches)
 
 
-def _aggregate(activity: DataFrame, table: DailyTable, aggregates: dict[str, Column]) -> DataFrame:
-    missing = set(table.measure_names) ^ set(aggregates)
+def _aggregate(
+    activity: DataFrame,
+    placed: DataFrame,
+    table: DailyTable,
+    aggregates: dict[str, Column],
+    sketches: dict[str, str],
+) -> DataFrame:
+    """Sums over all activity, sketches over placed lines, joined on (key, date).
+
+    Sketches are object aggregates, which Spark neither compiles nor keeps hashed past a
+    few keys: computed beside the sums, they would slow every column down, so they are
+    built apart over the narrow placed rows. A day without a placed line has null sketches.
+    """
+    missing = set(table.measure_names) ^ (set(aggregates) | set(sketches))
     if missing:  # the registry and this module must describe the same table
         raise AssertionError(f"{table.name}: measures out of sync with the registry: {missing}")
+    sums = activity.groupBy(table.key, "date").agg(*[a.alias(m) for m, a in aggregates.items()])
+    sketched = placed.groupBy(table.key, "date").agg(
+        *[F.hll_sketch_agg(column, HLL_LG_K).alias(m) for m, column in sketches.items()]
+    )
     return (
-        activity.groupBy(table.key, "date")
-        .agg(*[aggregates[m].alias(m) for m in table.measure_names])
+        sums.join(sketched, [table.key, "date"], "left")
         .select(table.key, "date", *table.measure_names)
     )
 

@@ -71,7 +71,7 @@ def _sum(name: str, unit: str, description: str) -> Measure:
 
 
 def _sketch(name: str, description: str) -> Measure:
-    return Measure(name, "sketch", "HLL sketch", description)
+    return Measure(name, "sketch", "HLL sketch", f"{description} Null without a line placed.")
 
 
 MERCHANT_DAILY = DailyTable(
@@ -217,11 +217,22 @@ class Feature:
     expr: Callable[[], Column]
     fill: int | None = 0
     per_entity: bool = False
+    sketch: str | None = None
+    """The sketch column a distinct count unions (those aggregate apart, see windows)."""
+
+
+def _distinct(name: str, sketch: str, days: int, unit: str, definition: str) -> tuple:
+    return ("distinct", name, sketch, days, unit, definition)
 
 
 def _features(entity: str, rows: list[tuple]) -> tuple[Feature, ...]:
     out = []
     for row in rows:
+        if row[0] == "distinct":
+            _, name, sketch, days, unit, definition = row
+            out.append(Feature(name, entity, days, unit, definition,
+                               lambda s=sketch, d=days: W.distinct(s, d), sketch=sketch))
+            continue
         name, window, unit, definition, expr, *rest = row
         fill = rest[0] if rest else 0
         out.append(Feature(name, entity, window, unit, definition, expr, fill))
@@ -248,15 +259,10 @@ MERCHANT_FEATURES = _features("merchant", [
     *_windows("units_sum", "units", "units", "Units sold", (30, 90)),
     ("aov_mean_90d", 90, "currency", "Average order value: GMV / orders.",
      lambda: W.ratio(W.sum("gmv", 90), W.sum("orders", 90)), NULL),
-    ("buyers_distinct_30d", 30, "buyers", "Distinct buyers (HLL estimate).",
-     lambda: W.distinct("buyers_sketch", 30)),
-    ("buyers_distinct_90d", 90, "buyers", "Distinct buyers (HLL estimate).",
-     lambda: W.distinct("buyers_sketch", 90)),
-    ("products_distinct_90d", 90, "products", "Distinct products sold (HLL estimate).",
-     lambda: W.distinct("products_sketch", 90)),
-    ("creators_distinct_90d", 90, "creators",
-     "Distinct creators credited with sales: creator collaborations (HLL estimate).",
-     lambda: W.distinct("creators_sketch", 90)),
+    _distinct("buyers_distinct_30d", "buyers_sketch", 30, "buyers", "Distinct buyers (HLL estimate)."),
+    _distinct("buyers_distinct_90d", "buyers_sketch", 90, "buyers", "Distinct buyers (HLL estimate)."),
+    _distinct("products_distinct_90d", "products_sketch", 90, "products", "Distinct products sold (HLL estimate)."),
+    _distinct("creators_distinct_90d", "creators_sketch", 90, "creators", "Distinct creators credited with sales: creator collaborations (HLL estimate)."),
     ("gmv_growth_30d", 60, "ratio",
      "GMV of the last 30 days / GMV of the 30 days before; null when those were 0.",
      lambda: W.growth("gmv"), NULL),
@@ -305,11 +311,8 @@ CREATOR_FEATURES = _features("creator", [
               "Orders credited to the creator", (30, 90)),
     ("live_gmv_share_90d", 90, "share", "Credited GMV sold live / credited GMV.",
      lambda: W.ratio(W.sum("live_gmv", 90), W.sum("affiliate_gmv", 90)), NULL),
-    ("merchants_distinct_90d", 90, "merchants",
-     "Distinct merchants whose products the creator sold (HLL estimate).",
-     lambda: W.distinct("merchants_sketch", 90)),
-    ("buyers_distinct_30d", 30, "buyers", "Distinct buyers of credited lines (HLL estimate).",
-     lambda: W.distinct("buyers_sketch", 30)),
+    _distinct("merchants_distinct_90d", "merchants_sketch", 90, "merchants", "Distinct merchants whose products the creator sold (HLL estimate)."),
+    _distinct("buyers_distinct_30d", "buyers_sketch", 30, "buyers", "Distinct buyers of credited lines (HLL estimate)."),
     ("affiliate_gmv_growth_30d", 60, "ratio",
      "Credited GMV of the last 30 days / the 30 days before; null when those were 0.",
      lambda: W.growth("affiliate_gmv"), NULL),

@@ -13,18 +13,30 @@ contains it (stage 2), with ``age`` = D - bucket end deciding which windows it b
 Because each window edge is a bucket edge, a bucket lies wholly inside or outside a window,
 so the result is exactly the per-date computation. One date costs two small aggregations;
 twelve monthly dates cost a single read of the daily rows they span.
+
+Distinct counts (sketch unions) are aggregated apart from the other features and joined
+back; an entity with sums but no sketch in its distinct-count windows counts 0.
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, IntegerType, StructField, StructType
 
-from growth.features.registry import DAILY_TABLES, EDGE_OFFSETS, FEATURES, LOOKBACK, DailyTable
+from growth.features.registry import (
+    DAILY_TABLES,
+    EDGE_OFFSETS,
+    FEATURES,
+    LOOKBACK,
+    DailyTable,
+    Feature,
+)
 
 AS_OF = "as_of_date"
 _DAY_MAP = StructType([StructField("date", DateType()), StructField("bucket_end", DateType())])
@@ -65,8 +77,8 @@ def bucket_plan(
 
 
 def _bucket_aggregates(table: DailyTable) -> list[Column]:
+    """Stage 1 of every measure but the sketches."""
     aggs: list[Column] = [F.sum(m).alias(m) for m in table.of_kind("sum")]
-    aggs += [F.hll_union_agg(m, True).alias(m) for m in table.of_kind("sketch")]
     for m in table.of_kind("level"):
         known = F.when(F.col(m).isNotNull(), F.col("date"))
         aggs += [F.max_by(m, known).alias(m), F.max(known).alias(f"{m}_day")]
@@ -77,6 +89,22 @@ def _bucket_aggregates(table: DailyTable) -> list[Column]:
             F.max(F.when(active, F.col("date"))).alias(f"{a.name}_last"),
         ]
     return aggs
+
+
+def _two_stages(
+    daily: DataFrame,
+    key: str,
+    days: DataFrame,
+    windows: DataFrame,
+    stage1: list[Column],
+    features: list[Feature],
+) -> DataFrame:
+    buckets = daily.join(F.broadcast(days), "date").groupBy(key, "bucket_end").agg(*stage1)
+    return (
+        buckets.join(F.broadcast(windows), "bucket_end")
+        .groupBy(key, AS_OF)
+        .agg(*[f.expr().alias(f.name) for f in features])
+    )
 
 
 def snapshot_features(
@@ -96,17 +124,27 @@ def snapshot_features(
     windows = spark.createDataFrame(window_map, _WINDOW_MAP)
     snapshot_days = spark.createDataFrame([(d,) for d in dates], f"{AS_OF} date")
 
-    buckets = (
-        daily.join(F.broadcast(days), "date")
-        .groupBy(table.key, "bucket_end")
-        .agg(*_bucket_aggregates(table))
-    )
-    windowed = (
-        buckets.join(F.broadcast(windows), "bucket_end")
-        .groupBy(table.key, AS_OF)
-        .agg(*[f.expr().alias(f.name) for f in features if not f.per_entity])
-        .withColumn("__active", F.lit(True))
-    )
+    # Sketch unions are object aggregates, which Spark neither compiles nor keeps hashed past
+    # a few keys; aggregated beside the sums they would slow every column down. So the
+    # sums run as one compiled aggregation, and the distinct counts apart, over the rows
+    # with a sketch inside the longest distinct-count window only.
+    plain = [f for f in features if not f.per_entity and f.sketch is None]
+    counted = [f for f in features if f.sketch is not None]
+    windowed = _two_stages(daily, table.key, days, windows, _bucket_aggregates(table), plain)
+    if counted:
+        sketches = sorted({f.sketch for f in counted})
+        reach = max(f.window for f in counted)
+        has_sketch = reduce(operator.or_, [F.col(s).isNotNull() for s in sketches])
+        recent = (
+            daily.where((F.col("date") > F.lit(dates[0] - timedelta(days=reach))) & has_sketch)
+            if dates else daily.limit(0)
+        )
+        distinct = _two_stages(
+            recent, table.key, days, windows,
+            [F.hll_union_agg(s, True).alias(s) for s in sketches], counted,
+        )
+        windowed = windowed.join(distinct, [table.key, AS_OF], "left")
+    windowed = windowed.withColumn("__active", F.lit(True))
     base = (
         entities.select(table.key, "joined_at")
         .crossJoin(F.broadcast(snapshot_days))
@@ -120,7 +158,8 @@ def snapshot_features(
         elif f.fill is None:
             columns.append(F.col(f.name))
         else:
+            filled = F.coalesce(F.col(f.name), F.lit(f.fill)) if f.sketch else F.col(f.name)
             columns.append(
-                F.when(F.col("__active"), F.col(f.name)).otherwise(F.lit(f.fill)).alias(f.name)
+                F.when(F.col("__active"), filled).otherwise(F.lit(f.fill)).alias(f.name)
             )
     return joined.select(table.key, AS_OF, *columns)

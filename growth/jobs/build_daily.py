@@ -35,7 +35,7 @@ from growth.features.daily import (
 from growth.features.registry import CREATOR_DAILY, MERCHANT_DAILY
 from growth.jobs import delta_io
 from growth.jobs.config import Config, load_config
-from growth.jobs.run_log import RunRecord, successful_runs
+from growth.jobs.run_log import RunRecord, recorded, successful_runs
 from growth.jobs.session import get_spark
 from growth.layout import silver_table
 
@@ -125,34 +125,21 @@ def build(
     traffic, stats = _silver(spark, cfg, "traffic_daily"), _silver(spark, cfg, "creator_daily_stats")
     events = order_events(orders if days is None else orders_touching(orders, days))
     if days is not None:
-        events = events.where(F.col("date").isin(days))
+        # A few days' rows, read by both tables: scan silver once and keep them (a local
+        # checkpoint is computed eagerly and freed with the frame).
+        events = events.where(F.col("date").isin(days)).localCheckpoint()
         reviews = on_days(reviews, "reviewed_at", days)
-        traffic, stats = on_days(traffic, "date", days), on_days(stats, "date", days)
+        traffic = on_days(traffic, "date", days).localCheckpoint()
+        stats = on_days(stats, "date", days)
     return merchant_daily(events, reviews, traffic), creator_daily(events, stats, traffic)
-
-
-def _publish(spark: SparkSession, cfg: Config, frame: DataFrame, name: str,
-             days: list[date] | None) -> int:
-    """Replace the given days (None: the whole table); return the rows written."""
-    frame = frame.repartition("date").cache()  # one file per day; counted, then written
-    try:
-        rows = frame.count()
-        if days is None:
-            predicate = "true"
-        else:
-            predicate = "date IN (" + ", ".join(f"DATE'{d}'" for d in days) + ")"
-        delta_io.replace_where(spark, frame, cfg.table(name), predicate, partition_by=("date",))
-        return rows
-    finally:
-        frame.unpersist()
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> list[date] | None:
     """Bring both daily tables up to date with silver; return the days recomputed
     (None: all of them)."""
     record = RunRecord(job=JOB, target_table=cfg.table(MERCHANT_DAILY.name), as_of=as_of)
-    try:
-        current = _silver_versions(spark, cfg)
+    with recorded(spark, cfg, record):
+        _silver_versions(spark, cfg)  # every input exists, or a clear error
         for source in SOURCES:  # lakes ingested before the feed existed start it now
             delta_io.enable_change_feed(spark, cfg.table(silver_table(source)))
         current = _silver_versions(spark, cfg)
@@ -166,9 +153,13 @@ def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> li
         log.info("daily aggregates: %s", "full rebuild" if days is None else
                  f"recomputing {len(days)} day(s): {days[0]} .. {days[-1]}")
         merchants, creators = build(spark, cfg, days)
-        written = _publish(spark, cfg, merchants, MERCHANT_DAILY.name, days)
+        written = delta_io.replace_dates(
+            spark, merchants, cfg.table(MERCHANT_DAILY.name), "date", days
+        )
         record.table_version = delta_io.current_version(spark, cfg.table(MERCHANT_DAILY.name))
-        written_creators = _publish(spark, cfg, creators, CREATOR_DAILY.name, days)
+        written_creators = delta_io.replace_dates(
+            spark, creators, cfg.table(CREATOR_DAILY.name), "date", days
+        )
         record.rows_inserted = written + written_creators
         if days is None:
             bounds = spark.table(cfg.table(MERCHANT_DAILY.name)).agg(F.min("date"), F.max("date"))
@@ -179,11 +170,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> li
         log.info("daily aggregates: %d merchant-day and %d creator-day rows written",
                  written, written_creators)
         return days
-    except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        record.write(spark, cfg)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

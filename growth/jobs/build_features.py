@@ -25,7 +25,7 @@ from growth.features.windows import AS_OF, snapshot_features
 from growth.jobs import build_daily, delta_io
 from growth.jobs.config import Config, load_config
 from growth.jobs.ingest import RunWindowError
-from growth.jobs.run_log import RunRecord, successful_runs
+from growth.jobs.run_log import RunRecord, recorded, successful_runs
 from growth.jobs.session import get_spark
 from growth.layout import silver_table
 
@@ -99,17 +99,8 @@ def publish_snapshots(spark: SparkSession, cfg: Config, entity: str, dates: Iter
         F.col("date").between(dates[0] - timedelta(days=LOOKBACK), dates[-1])
     )
     entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity])))
-    snapshots = snapshot_features(daily, entities, entity, dates).cache()
-    try:
-        rows = snapshots.count()
-        predicate = f"{AS_OF} IN (" + ", ".join(f"DATE'{d}'" for d in dates) + ")"
-        delta_io.replace_where(
-            spark, snapshots.repartition(AS_OF), cfg.table(features_table(entity)), predicate,
-            partition_by=(AS_OF,),
-        )
-        return rows
-    finally:
-        snapshots.unpersist()
+    snapshots = snapshot_features(daily, entities, entity, dates)
+    return delta_io.replace_dates(spark, snapshots, cfg.table(features_table(entity)), AS_OF, dates)
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
@@ -119,7 +110,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
             f"--from {date_from} is after --as-of {as_of}: no snapshot date lies between them"
         )
     record = RunRecord(job=JOB, target_table=cfg.table(features_table("merchant")), as_of=as_of)
-    try:
+    with recorded(spark, cfg, record):
         require_daily_tables(spark, cfg)
         dates = snapshot_dates(spark, cfg, as_of, date_from)
         record.batch_from, record.batch_to = dates[0], dates[-1]
@@ -135,11 +126,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
         )
         record.status = "success"
         return dates
-    except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        record.write(spark, cfg)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from growth.jobs.build_features import (
 )
 from growth.jobs.config import Config, load_config
 from growth.jobs.ingest import RunWindowError
-from growth.jobs.run_log import RunRecord
+from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.layout import silver_table
 
@@ -88,23 +88,14 @@ def publish_labels(
         cfg.label_growth_multiple,
         cfg.label_growth_min_value,
         cfg.label_top_share,
-    ).cache()
-    try:
-        rows = labels.count()
-        predicate = f"{AS_OF} IN (" + ", ".join(f"DATE'{d}'" for d in cutoffs) + ")"
-        delta_io.replace_where(
-            spark, labels.repartition(AS_OF), cfg.table(labels_table(entity)), predicate,
-            partition_by=(AS_OF,),
-        )
-        return rows
-    finally:
-        labels.unpersist()
+    )
+    return delta_io.replace_dates(spark, labels, cfg.table(labels_table(entity)), AS_OF, cutoffs)
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
     """Publish the labels due at ``as_of``; return their cutoffs."""
     record = RunRecord(job=JOB, target_table=cfg.table(labels_table("merchant")), as_of=as_of)
-    try:
+    with recorded(spark, cfg, record):
         require_daily_tables(spark, cfg)
         cutoffs = cutoff_dates(spark, cfg, as_of, date_from)
         record.batch_from, record.batch_to = cutoffs[0], cutoffs[-1]
@@ -119,11 +110,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
         record.table_version = delta_io.current_version(spark, cfg.table(labels_table("merchant")))
         record.status = "success"
         return cutoffs
-    except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        record.write(spark, cfg)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from growth.jobs.build_features import (
 from growth.jobs.build_labels import labels_table, publish_labels
 from growth.jobs.config import Config, load_config
 from growth.jobs.ingest import RunWindowError
-from growth.jobs.run_log import RunRecord
+from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def run(
 ) -> int:
     """Build the training set of ``entity`` over ``cutoffs``; return its row count."""
     record = RunRecord(job=JOB, target_table=cfg.table(training_table(entity)), as_of=as_of)
-    try:
+    with recorded(spark, cfg, record):
         require_daily_tables(spark, cfg)
         usable = complete_cutoffs(cutoffs, cfg.label_horizon_days, as_of)
         if usable != sorted(set(cutoffs)):
@@ -86,11 +86,6 @@ def run(
         log.info("%s: %d rows over %d cutoff(s), Delta version %d", training_table(entity),
                  record.rows_inserted, len(usable), record.table_version)
         return record.rows_inserted
-    except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
-    finally:
-        record.write(spark, cfg)
 
 
 def _dates(text: str) -> list[date]:

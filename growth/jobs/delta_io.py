@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -116,6 +117,28 @@ def replace_where(
     # The V2 writer's conditional overwrite is Delta's replaceWhere without touching the
     # Hive schema entry (saveAsTable tries, and fails noisily, to re-register it).
     df.writeTo(name).overwrite(F.expr(predicate))
+
+
+def replace_dates(
+    spark: SparkSession,
+    df: DataFrame,
+    name: str,
+    column: str,
+    dates: Sequence[date] | None,
+) -> int:
+    """Replace the ``dates`` partitions of a table partitioned by ``column`` (None: all of
+    it) with ``df``, written one file per date; return the rows written."""
+    df = df.repartition(column).cache()  # counted, then written, computed once
+    try:
+        rows = df.count()
+        if dates is None:
+            predicate = "true"
+        else:
+            predicate = f"`{column}` IN (" + ", ".join(f"DATE'{d}'" for d in dates) + ")"
+        replace_where(spark, df, name, predicate, partition_by=(column,))
+        return rows
+    finally:
+        df.unpersist()
 
 
 def append(spark: SparkSession, df: DataFrame, name: str) -> None:

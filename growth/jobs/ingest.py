@@ -33,7 +33,7 @@ from growth.features.ingest_rules import (
 from growth.jobs import delta_io
 from growth.jobs.config import Config, load_config
 from growth.jobs.raw import read_batches
-from growth.jobs.run_log import RunRecord
+from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.layout import QUARANTINE_TABLE, RUN_LOG_TABLE, SOURCE_GROUPS, SOURCE_ORDER, silver_table
 
@@ -183,42 +183,52 @@ def run(
     record = RunRecord(job="ingest", target_table=silver, as_of=as_of)
     cached: list[DataFrame] = []
     try:
-        batch_from = _batch_window(spark, cfg, silver, as_of, batch_from)
-        record.batch_from, record.batch_to = batch_from, as_of
-        raw = read_batches(spark, cfg, source, batch_from, as_of, contract.column_names)
-        extras = split_columns(raw.columns, contract)
-        if extras:
-            log.warning(
-                "%s: column(s) %s are not in the contract; kept out of silver (they remain "
-                "visible in quarantine's raw JSON only)", source, ", ".join(extras),
-            )
-        ranked = rank_versions(
-            annotate_batch(raw, contract, _parent_keys(spark, cfg, contract)), contract
-        ).persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(ranked)
-        counts = _count(ranked)
-        record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
-        record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
-        counts.reconcile(source)
-
-        merged = _publish(spark, cfg, contract, ranked, record)
-        record.status = "empty" if counts.rows_in == 0 else "success"
-        if counts.rows_in == 0:
-            log.warning("%s: no raw rows in batches %s..%s", source, batch_from or "start", as_of)
-        log.info(
-            "%s: rows in %d = accepted %d + quarantined %d + duplicates dropped %d "
-            "(silver: %d inserted, %d updated, %d unchanged)",
-            source, counts.rows_in, counts.accepted, counts.quarantined, counts.duplicates,
-            merged["inserted"], merged["updated"], merged["unchanged"],
-        )
-        return counts
-    except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
-        raise
+        with recorded(spark, cfg, record):
+            return _ingest(spark, cfg, contract, record, as_of, batch_from, cached)
     finally:
         for frame in cached:
             frame.unpersist()
-        record.write(spark, cfg)
+
+
+def _ingest(
+    spark: SparkSession,
+    cfg: Config,
+    contract: SourceContract,
+    record: RunRecord,
+    as_of: date,
+    batch_from: date | None,
+    cached: list[DataFrame],
+) -> IngestCounts:
+    source, silver = contract.name, record.target_table
+    batch_from = _batch_window(spark, cfg, silver, as_of, batch_from)
+    record.batch_from, record.batch_to = batch_from, as_of
+    raw = read_batches(spark, cfg, source, batch_from, as_of, contract.column_names)
+    extras = split_columns(raw.columns, contract)
+    if extras:
+        log.warning(
+            "%s: column(s) %s are not in the contract; kept out of silver (they remain "
+            "visible in quarantine's raw JSON only)", source, ", ".join(extras),
+        )
+    ranked = rank_versions(
+        annotate_batch(raw, contract, _parent_keys(spark, cfg, contract)), contract
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(ranked)
+    counts = _count(ranked)
+    record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
+    record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
+    counts.reconcile(source)
+
+    merged = _publish(spark, cfg, contract, ranked, record)
+    record.status = "empty" if counts.rows_in == 0 else "success"
+    if counts.rows_in == 0:
+        log.warning("%s: no raw rows in batches %s..%s", source, batch_from or "start", as_of)
+    log.info(
+        "%s: rows in %d = accepted %d + quarantined %d + duplicates dropped %d "
+        "(silver: %d inserted, %d updated, %d unchanged)",
+        source, counts.rows_in, counts.accepted, counts.quarantined, counts.duplicates,
+        merged["inserted"], merged["updated"], merged["unchanged"],
+    )
+    return counts
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 from pyspark.sql import Row, SparkSession
@@ -106,3 +108,16 @@ def successful_runs(spark: SparkSession, cfg: Config, job: str) -> list[Row]:
         .orderBy(F.col("finished_at").desc())
         .collect()
     )
+
+
+@contextmanager
+def recorded(spark: SparkSession, cfg: Config, record: RunRecord) -> Iterator[RunRecord]:
+    """Log ``record`` when the block ends: as it was set on success, ``failed`` with the
+    error on an exception (which propagates). The block sets status ``success``/``empty``."""
+    try:
+        yield record
+    except Exception as exc:
+        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        record.write(spark, cfg)

@@ -10,7 +10,10 @@ import pytest
 
 from growth.jobs.cli import build_parser
 
-COMMANDS = {"simulate", "ingest", "sql", "runs", "spark-defaults", "config", "docs"}
+COMMANDS = {
+    "simulate", "ingest", "daily-aggregates", "features", "labels", "training-set", "sql",
+    "runs", "spark-defaults", "config", "docs",
+}
 
 
 def test_help_lists_every_command(capsys):
@@ -25,6 +28,15 @@ def test_ingest_rejects_an_unknown_source_by_name(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["ingest", "--source", "ordres", "--as-of", "2026-05-01"])
     assert "unknown source 'ordres'" in capsys.readouterr().err
+
+
+def test_training_set_rejects_a_malformed_cutoff_by_value(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["training-set", "--entity", "merchant", "--as-of", "2026-10-31",
+             "--cutoffs", "2026-07-01,2026-13-01"]
+        )
+    assert "expected YYYY-MM-DD" in capsys.readouterr().err
 
 
 def growth(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
