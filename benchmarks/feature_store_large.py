@@ -40,9 +40,9 @@ os.environ.setdefault("GROWTH_LABEL_HORIZON_DAYS", "30")
 import logging  # noqa: E402
 
 import duckdb  # noqa: E402
-from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
+from growth.features.compare import row_differences  # noqa: E402
 from growth.features.contracts import CONTRACTS  # noqa: E402
 from growth.features.daily import merchant_daily, order_events  # noqa: E402
 from growth.features.registry import DAILY_TABLES  # noqa: E402
@@ -102,23 +102,6 @@ def timed(label: str, action):
     elapsed = time.perf_counter() - started
     print(f"  {label:<58}{elapsed:8.1f} s", flush=True)
     return elapsed, result
-
-
-def mismatches(left: DataFrame, right: DataFrame) -> int:
-    """Rows in one frame and not the other, sketches as estimates and doubles to 1e-6."""
-    def norm(frame: DataFrame) -> DataFrame:
-        cols = []
-        for field in frame.schema.fields:
-            c = F.col(field.name)
-            if field.name.endswith("_sketch"):
-                c = F.hll_sketch_estimate(c)
-            elif field.dataType.typeName() == "double":
-                c = F.round(c, 6)
-            cols.append(c.alias(field.name))
-        return frame.select(*cols)
-
-    a, b = norm(left), norm(right)
-    return a.exceptAll(b).count() + b.exceptAll(a).count()
 
 
 def main() -> None:
@@ -195,7 +178,8 @@ def main() -> None:
 
     merchants, creators = build_daily.build(spark, cfg, None)
     check_s, bad = timed("equality check: daily tables vs a full recompute", lambda: sum(
-        mismatches(spark.table(cfg.table(DAILY_TABLES[e].name)), frame)
+        row_differences(spark.table(cfg.table(DAILY_TABLES[e].name)), frame,
+                        [DAILY_TABLES[e].key, "date"]).count()
         for e, frame in (("merchant", merchants), ("creator", creators))))
     print(f"  rows differing from a full recompute: {bad}")
     bad = 0
@@ -203,7 +187,7 @@ def main() -> None:
         published = spark.table(cfg.table(f"{entity}_features")).where(F.col("as_of_date") == end)
         recomputed = snapshot_features(
             frame, spark.table(cfg.table(silver_table(f"{entity}s"))), entity, [end])
-        bad += mismatches(published, recomputed)
+        bad += row_differences(published, recomputed, [f"{entity}_id", "as_of_date"]).count()
     print(f"  snapshot rows differing from a full recompute: {bad}")
 
     # 3. Training set over 12 monthly cutoffs vs one snapshot.
