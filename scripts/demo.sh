@@ -49,9 +49,11 @@ step runs growth runs --as-of "$as_of" --check
 step quarantine growth sql \
   "SELECT source, reason_code, count(*) AS rows FROM quarantine GROUP BY 1, 2 ORDER BY 1, 2"
 step features growth sql --limit 10 \
-  "SELECT merchant_id, gmv_sum_30d, gmv_growth_30d, buyers_distinct_90d, rating_mean_90d,
-          late_delivery_rate_90d FROM merchant_features WHERE as_of_date = DATE'$as_of'
-   ORDER BY gmv_sum_30d DESC"
+  "SELECT merchant_id, round(gmv_sum_30d, 2) AS gmv_sum_30d,
+          round(gmv_growth_30d, 3) AS gmv_growth_30d, buyers_distinct_90d,
+          round(rating_mean_90d, 2) AS rating_mean_90d,
+          round(late_delivery_rate_90d, 3) AS late_delivery_rate_90d
+   FROM merchant_features WHERE as_of_date = DATE'$as_of' ORDER BY gmv_sum_30d DESC"
 growth spark-defaults > "$GROWTH_LAKE_ROOT/spark-defaults.conf"
 cat <<TXT
 
