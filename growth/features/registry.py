@@ -357,6 +357,18 @@ CREATOR_FEATURES = _features("creator", [
 FEATURES = {"merchant": MERCHANT_FEATURES, "creator": CREATOR_FEATURES}
 
 
+HLL_TOLERANCE = 0.05
+"""Relative difference within which two estimates of one distinct count agree: about three
+standard errors of a union of lgConfigK=12 sketches (1.6%). A union's estimate depends on the
+order its sketches were merged in, so a snapshot built from incrementally maintained daily
+rows and one built from a full recompute agree within this, not exactly."""
+
+
+def distinct_count_tolerances(entity: str) -> dict[str, float]:
+    """The distinct-count features of ``entity`` mapped to ``HLL_TOLERANCE``."""
+    return {f.name: HLL_TOLERANCE for f in FEATURES[entity] if f.sketch is not None}
+
+
 def feature_names(entity: str) -> tuple[str, ...]:
     """The feature columns of ``<entity>_features`` (keys excluded), in table order."""
     return tuple(f.name for f in FEATURES[entity])

@@ -152,4 +152,6 @@ def append(spark: SparkSession, df: DataFrame, name: str) -> None:
 
 def overwrite(spark: SparkSession, df: DataFrame, name: str) -> None:
     """Replace a whole table (for tables regenerated in full, like simulator ground truth)."""
-    df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(name)
+    # CREATE OR REPLACE keeps the table's history (each rebuild is a new Delta version) and,
+    # unlike saveAsTable's overwrite, never asks the Hive metastore to alter the schema.
+    df.writeTo(name).using("delta").createOrReplace()
