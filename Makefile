@@ -21,7 +21,7 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/pytest
 
-# The incremental = full-recompute test of the feature store on the demo profile (~10 min).
+# The incremental = full-recompute test of the feature store on the demo profile (~8 min; CI runs it after make test).
 test-demo: $(INSTALLED)
 	source scripts/env.sh && GROWTH_TEST_PROFILE=demo $(VENV)/bin/pytest tests/jobs/test_feature_store_jobs.py
 
