@@ -13,9 +13,12 @@ from importlib.util import find_spec
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, chain
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from growth.errors import DATA_QUALITY_EXIT_STATUS
 from growth.layout import (
     DATABASE,
+    DQ_RESULTS_TABLE,
     QUARANTINE_TABLE,
     RUN_LOG_TABLE,
     SOURCE_GROUPS,
@@ -35,19 +38,39 @@ FEATURE_STORE_STEPS = (
 APPLICATION = find_spec("growth.jobs.cli").origin
 
 
+class GrowthSparkSubmitOperator(SparkSubmitOperator):
+    """spark-submit of a growth job; a blocked data-quality gate fails the task at once.
+
+    Retries are for what a second try can fix (a lost executor, a busy metastore); a batch
+    that failed its gate fails again until someone fixes the input, so its task is failed
+    without retrying and nothing downstream runs."""
+
+    def execute(self, context):  # noqa: ANN001, ANN201 - Airflow's signature
+        try:
+            return super().execute(context)
+        except AirflowException as exc:
+            if f"Error code is: {DATA_QUALITY_EXIT_STATUS}." in str(exc):
+                raise AirflowFailException(
+                    f"{self.task_id}: a data-quality gate blocked publishing (see the task log "
+                    f"and 'growth dq --as-of {context['ds']}'); fix the input, then clear the task"
+                ) from exc
+            raise
+
+
 def table_asset(name: str) -> Asset:
     return Asset(name=f"{DATABASE}.{name}", uri=f"growth://{DATABASE}/{name}")
 
 
 def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmitOperator:
-    return SparkSubmitOperator(
+    return GrowthSparkSubmitOperator(
         task_id=task_id,
         conn_id=SPARK_CONN_ID,
         application=APPLICATION,
         application_args=[*args, "--as-of", "{{ ds }}"],
         packages=delta_maven_coordinates(),
         name=f"growth-{task_id}",
-        outlets=outlets,
+        # Every job records its gates' results beside its run log entry.
+        outlets=[*outlets, table_asset(DQ_RESULTS_TABLE)],
     )
 
 

@@ -1,7 +1,7 @@
 """The platform's user-facing errors.
 
 Each subclass carries a message that names what is wrong and how to fix it, so the CLI prints
-it as is, without a traceback, and exits with status 1.
+it as is, without a traceback, and exits with its ``exit_status`` (1, or 3 for a blocked data-quality gate).
 """
 
 from __future__ import annotations
@@ -9,3 +9,10 @@ from __future__ import annotations
 
 class GrowthError(Exception):
     """Base of every error whose message is meant for the person running the command."""
+
+    exit_status = 1
+
+
+DATA_QUALITY_EXIT_STATUS = 3
+"""The CLI's exit status when a data-quality gate blocked publishing. The scheduler fails
+such a task without retrying: the same input cannot pass on a second try."""

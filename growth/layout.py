@@ -35,6 +35,7 @@ SOURCE_GROUPS: dict[str, tuple[str, ...]] = {
 
 QUARANTINE_TABLE = "quarantine"
 RUN_LOG_TABLE = "run_log"
+DQ_RESULTS_TABLE = "dq_results"
 GROUND_TRUTH_TABLE = "sim_ground_truth"
 
 

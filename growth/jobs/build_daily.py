@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -23,6 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
 from growth.errors import GrowthError
+from growth.expectations import suites
 from growth.features.contracts import CONTRACTS
 from growth.features.daily import (
     changed_days,
@@ -32,8 +34,8 @@ from growth.features.daily import (
     order_events,
     orders_touching,
 )
-from growth.features.registry import CREATOR_DAILY, MERCHANT_DAILY
-from growth.jobs import delta_io
+from growth.features.registry import CREATOR_DAILY, MERCHANT_DAILY, DailyTable
+from growth.jobs import delta_io, quality
 from growth.jobs.config import Config, load_config
 from growth.jobs.run_log import RunRecord, recorded, successful_runs
 from growth.jobs.session import get_spark
@@ -134,6 +136,24 @@ def build(
     return merchant_daily(events, reviews, traffic), creator_daily(events, stats, traffic)
 
 
+def _audit(
+    spark: SparkSession, cfg: Config, record: RunRecord, table: DailyTable, newest: date
+) -> Callable[[DataFrame, int], None]:
+    """The gate of one daily table: its suite against the published table's last week."""
+    name = cfg.table(table.name)
+
+    def audit(candidate: DataFrame, rows: int) -> None:
+        # A week of days smooths the weekday cycle out of the volume baseline.
+        previous = quality.previous_partition_rows(spark, name, "date", newest, 7, 14)
+        expectations = suites.daily(
+            table, newest, quality.published_schema(spark, name),
+            previous[1] if previous else None, cfg.dq_volume_tolerance,
+        )
+        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
+
+    return audit
+
+
 def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> list[date] | None:
     """Bring both daily tables up to date with silver; return the days recomputed
     (None: all of them)."""
@@ -154,11 +174,13 @@ def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> li
                  f"recomputing {len(days)} day(s): {days[0]} .. {days[-1]}")
         merchants, creators = build(spark, cfg, days)
         written = delta_io.replace_dates(
-            spark, merchants, cfg.table(MERCHANT_DAILY.name), "date", days
+            spark, merchants, cfg.table(MERCHANT_DAILY.name), "date", days,
+            _audit(spark, cfg, record, MERCHANT_DAILY, as_of),
         )
         record.table_version = delta_io.current_version(spark, cfg.table(MERCHANT_DAILY.name))
         written_creators = delta_io.replace_dates(
-            spark, creators, cfg.table(CREATOR_DAILY.name), "date", days
+            spark, creators, cfg.table(CREATOR_DAILY.name), "date", days,
+            _audit(spark, cfg, record, CREATOR_DAILY, as_of),
         )
         record.rows_inserted = written + written_creators
         if days is None:

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from growth.errors import GrowthError
+from growth.expectations import suites
 from growth.features.contracts import ENTITY_SOURCES
-from growth.features.registry import DAILY_TABLES, LOOKBACK
+from growth.features.registry import DAILY_TABLES, LOOKBACK, feature_names
 from growth.features.windows import AS_OF, snapshot_features
-from growth.jobs import build_daily, delta_io
+from growth.jobs import build_daily, delta_io, quality
 from growth.jobs.config import Config, load_config
 from growth.jobs.ingest import RunWindowError
 from growth.jobs.run_log import RunRecord, recorded, successful_runs
@@ -89,8 +90,32 @@ def snapshot_dates(
     return sorted(dates)
 
 
-def publish_snapshots(spark: SparkSession, cfg: Config, entity: str, dates: Iterable[date]) -> int:
-    """Compute and publish the snapshots of ``dates`` for one entity; return rows written."""
+def _audit(
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, newest: date
+) -> Callable[[DataFrame, int], None]:
+    """The gate of one snapshot table: its suite, and the shift of the ``newest`` snapshot
+    against the latest published one before it."""
+    name = cfg.table(features_table(entity))
+
+    def audit(candidate: DataFrame, rows: int) -> None:
+        previous = quality.previous_partition_rows(spark, name, AS_OF, newest, 1, cfg.restate_days)
+        reference = None if previous is None else quality.reference_profile(
+            spark, name, AS_OF, previous[0], list(feature_names(entity)))
+        expectations = suites.features(
+            entity, DAILY_TABLES[entity].key, newest, quality.published_schema(spark, name),
+            previous[1] if previous else None, cfg.dq_volume_tolerance,
+            reference, cfg.dq_psi_warn, cfg.dq_psi_error,
+        )
+        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
+
+    return audit
+
+
+def publish_snapshots(
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, dates: Iterable[date]
+) -> int:
+    """Compute, validate and publish the snapshots of ``dates`` for one entity; return the
+    rows written."""
     dates = sorted(set(dates))
     if not dates:
         return 0
@@ -100,7 +125,10 @@ def publish_snapshots(spark: SparkSession, cfg: Config, entity: str, dates: Iter
     )
     entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity])))
     snapshots = snapshot_features(daily, entities, entity, dates)
-    return delta_io.replace_dates(spark, snapshots, cfg.table(features_table(entity)), AS_OF, dates)
+    return delta_io.replace_dates(
+        spark, snapshots, cfg.table(features_table(entity)), AS_OF, dates,
+        _audit(spark, cfg, record, entity, dates[-1]),
+    )
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
@@ -117,7 +145,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
         log.info("feature snapshots for %d date(s): %s .. %s", len(dates), dates[0], dates[-1])
         written = 0
         for entity in ENTITIES:
-            rows = publish_snapshots(spark, cfg, entity, dates)
+            rows = publish_snapshots(spark, cfg, record, entity, dates)
             log.info("%s: %d rows over %d snapshot(s)", features_table(entity), rows, len(dates))
             written += rows
         record.rows_inserted = written

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from growth.expectations import suites
 from growth.features.contracts import ENTITY_SOURCES
 from growth.features.labels import complete_cutoffs, entity_labels
 from growth.features.registry import DAILY_TABLES
 from growth.features.windows import AS_OF
-from growth.jobs import delta_io
+from growth.jobs import delta_io, quality
 from growth.jobs.build_features import (
     ENTITIES,
     published_dates,
@@ -65,10 +66,28 @@ def cutoff_dates(spark: SparkSession, cfg: Config, as_of: date, date_from: date 
     return complete_cutoffs(dates, horizon, as_of)
 
 
+def _audit(
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, newest: date
+) -> Callable[[DataFrame, int], None]:
+    name = cfg.table(labels_table(entity))
+
+    def audit(candidate: DataFrame, rows: int) -> None:
+        previous = quality.previous_partition_rows(spark, name, AS_OF, newest, 1, cfg.restate_days)
+        expectations = suites.labels(
+            entity, DAILY_TABLES[entity].key, newest, cfg.label_horizon_days,
+            quality.published_schema(spark, name), previous[1] if previous else None,
+            cfg.dq_volume_tolerance,
+        )
+        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
+
+    return audit
+
+
 def publish_labels(
-    spark: SparkSession, cfg: Config, entity: str, cutoffs: Iterable[date]
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, cutoffs: Iterable[date]
 ) -> int:
-    """Compute and publish the labels of ``cutoffs`` for one entity; return rows written."""
+    """Compute, validate and publish the labels of ``cutoffs`` for one entity; return the
+    rows written."""
     cutoffs = sorted(set(cutoffs))
     if not cutoffs:
         return 0
@@ -89,7 +108,10 @@ def publish_labels(
         cfg.label_growth_min_value,
         cfg.label_top_share,
     )
-    return delta_io.replace_dates(spark, labels, cfg.table(labels_table(entity)), AS_OF, cutoffs)
+    return delta_io.replace_dates(
+        spark, labels, cfg.table(labels_table(entity)), AS_OF, cutoffs,
+        _audit(spark, cfg, record, entity, cutoffs[-1]),
+    )
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
@@ -103,7 +125,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
                  len(cutoffs), cutoffs[0], cutoffs[-1])
         written = 0
         for entity in ENTITIES:
-            rows = publish_labels(spark, cfg, entity, cutoffs)
+            rows = publish_labels(spark, cfg, record, entity, cutoffs)
             log.info("%s: %d rows", labels_table(entity), rows)
             written += rows
         record.rows_inserted = written

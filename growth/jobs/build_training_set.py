@@ -13,13 +13,15 @@ import argparse
 import logging
 from datetime import date, timedelta
 
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from growth.expectations import suites
 from growth.features.labels import complete_cutoffs, training_set
 from growth.features.registry import DAILY_TABLES
 from growth.features.windows import AS_OF
-from growth.jobs import delta_io
+from growth.jobs import delta_io, quality
 from growth.jobs.build_features import (
     features_table,
     publish_snapshots,
@@ -68,20 +70,28 @@ def run(
         missing = sorted(set(usable) - published_dates(spark, features_name))
         if missing:
             log.info("computing %d missing snapshot(s) in one pass", len(missing))
-            publish_snapshots(spark, cfg, entity, missing)
+            publish_snapshots(spark, cfg, record, entity, missing)
         missing = sorted(set(usable) - published_dates(spark, labels_name))
         if missing:
             log.info("computing %d missing label cutoff(s) in one pass", len(missing))
-            publish_labels(spark, cfg, entity, missing)
+            publish_labels(spark, cfg, record, entity, missing)
         wanted = F.col(AS_OF).isin(usable)
         rows = training_set(
             spark.table(features_name).where(wanted),
             spark.table(labels_name).where(wanted),
             DAILY_TABLES[entity].key,
         )
-        delta_io.overwrite(spark, rows, cfg.table(training_table(entity)))
-        record.table_version = delta_io.current_version(spark, cfg.table(training_table(entity)))
-        record.rows_inserted = spark.table(cfg.table(training_table(entity))).count()
+        name = cfg.table(training_table(entity))
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            record.rows_inserted = rows.count()
+            quality.gate(spark, cfg, record, name, rows,
+                         suites.training_set(entity, DAILY_TABLES[entity].key, usable),
+                         record.rows_inserted)
+            delta_io.overwrite(spark, rows, name)
+        finally:
+            rows.unpersist()
+        record.table_version = delta_io.current_version(spark, name)
         record.status = "success"
         log.info("%s: %d rows over %d cutoff(s), Delta version %d", training_table(entity),
                  record.rows_inserted, len(usable), record.table_version)

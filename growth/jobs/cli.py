@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         build_features,
         build_labels,
         build_training_set,
+        dq_report,
         ingest,
         runs,
         simulate,
@@ -141,6 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
     p.set_defaults(func=_sql)
 
+    p = sub.add_parser(
+        "dq", help="what the data-quality gates said about a date: checks per table, failures"
+    )
+    dq_report.add_arguments(p)
+    p.set_defaults(func=dq_report.execute)
+
     p = sub.add_parser("runs", help="what the runs of a date published (from the run log)")
     runs.add_arguments(p)
     p.set_defaults(func=runs.execute)
@@ -175,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     except GrowthError as exc:
         # The message already says what is wrong and what to do; a traceback would bury it.
         logging.getLogger("growth").error("%s", exc)
-        sys.exit(1)
+        sys.exit(exc.exit_status)
 
 
 if __name__ == "__main__":

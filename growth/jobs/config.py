@@ -52,6 +52,15 @@ class Config:
     # Late data: snapshots and labels up to this many days before the run date are
     # recomputed when a late or corrected event changes a day their window covers.
     restate_days: int = 35
+    # Data-quality gates (growth.expectations): a partition with fewer rows than
+    # (1 - tolerance) x the previous run's blocks publishing; more than previous / (1 -
+    # tolerance) is recorded. A batch with more than the quarantine share rejected blocks.
+    dq_volume_tolerance: float = 0.5
+    dq_max_quarantine_share: float = 0.05
+    # Population stability index of a feature against the previous snapshot: recorded above
+    # the first, blocking above the second.
+    dq_psi_warn: float = 0.25
+    dq_psi_error: float = 1.0
 
     @property
     def raw_root(self) -> Path:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from delta.tables import DeltaTable
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -125,12 +126,19 @@ def replace_dates(
     name: str,
     column: str,
     dates: Sequence[date] | None,
+    audit: Callable[[DataFrame, int], None] | None = None,
 ) -> int:
     """Replace the ``dates`` partitions of a table partitioned by ``column`` (None: all of
-    it) with ``df``, written one file per date; return the rows written."""
-    df = df.repartition(column).cache()  # counted, then written, computed once
+    it) with ``df``, written one file per date; return the rows written.
+
+    Write, audit, publish: the candidate is materialised once (cached), ``audit(candidate,
+    rows)`` may inspect it and raise, and only then does one Delta commit replace the
+    partitions; an audit that raises leaves the table at its previous version."""
+    df = df.repartition(column).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows = df.count()
+        if audit is not None:
+            audit(df, rows)
         if dates is None:
             predicate = "true"
         else:

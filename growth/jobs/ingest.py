@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from growth.errors import GrowthError
+from growth.expectations import suites
 from growth.features.contracts import CONTRACTS, ENTITY_SOURCES, SourceContract
 from growth.features.ingest_rules import (
     ENTITY_PARENT,
@@ -30,7 +31,7 @@ from growth.features.ingest_rules import (
     rank_versions,
     split_columns,
 )
-from growth.jobs import delta_io
+from growth.jobs import delta_io, quality
 from growth.jobs.config import Config, load_config
 from growth.jobs.raw import read_batches
 from growth.jobs.run_log import RunRecord, recorded
@@ -163,6 +164,26 @@ def _publish(
     return merged
 
 
+def _audit(
+    spark: SparkSession,
+    cfg: Config,
+    contract: SourceContract,
+    ranked: DataFrame,
+    record: RunRecord,
+    counts: IngestCounts,
+) -> None:
+    """The two gates before anything is written: the batch as delivered (volume, days,
+    quarantine share), then the rows about to be merged (the silver table's own rules)."""
+    batch = suites.source_batch(
+        contract, record.batch_to, record.batch_from,
+        quality.previous_batch_rows_per_day(spark, cfg, record.target_table),
+        cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share,
+    )
+    quality.gate(spark, cfg, record, record.target_table, ranked, batch, counts.rows_in)
+    quality.gate(spark, cfg, record, record.target_table, accepted_rows(ranked, contract),
+                 suites.silver(contract), counts.accepted)
+
+
 def run(
     spark: SparkSession,
     cfg: Config,
@@ -217,6 +238,7 @@ def _ingest(
     record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
     record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
     counts.reconcile(source)
+    _audit(spark, cfg, contract, ranked, record, counts)
 
     merged = _publish(spark, cfg, contract, ranked, record)
     record.status = "empty" if counts.rows_in == 0 else "success"

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
+    BooleanType,
     DateType,
     DoubleType,
     LongType,
@@ -23,7 +24,7 @@ from pyspark.sql.types import (
 
 from growth.jobs import delta_io
 from growth.jobs.config import Config
-from growth.layout import RUN_LOG_TABLE
+from growth.layout import DQ_RESULTS_TABLE, RUN_LOG_TABLE
 
 RUN_LOG_SCHEMA = StructType(
     [
@@ -48,8 +49,28 @@ RUN_LOG_SCHEMA = StructType(
         StructField("duration_s", DoubleType(), False),
         # JSON {table: Delta version} of the inputs a run read: where the next run resumes.
         StructField("versions_read", StringType(), True),
+        # Seconds spent in data-quality gates: the validation overhead of the run.
+        StructField("dq_seconds", DoubleType(), True),
     ]
 )
+
+
+DQ_RESULTS_SCHEMA = StructType([
+    StructField("run_id", StringType(), False),
+    StructField("job", StringType(), False),
+    StructField("table_name", StringType(), False),
+    StructField("as_of", DateType(), False),
+    StructField("suite", StringType(), False),
+    StructField("expectation", StringType(), False),
+    StructField("description", StringType(), False),
+    StructField("column_name", StringType(), True),
+    StructField("severity", StringType(), False),
+    StructField("success", BooleanType(), False),
+    StructField("observed_value", StringType(), True),
+    StructField("rows_validated", LongType(), True),
+    StructField("validated_at", TimestampType(), False),
+])
+"""``dq_results``: one row per expectation per validation; severity error (blocks) or warn."""
 
 
 def new_run_id(job: str) -> str:
@@ -78,6 +99,10 @@ class RunRecord:
     rows_unchanged: int | None = None
     table_version: int | None = None
     versions_read: str | None = None
+    dq_seconds: float | None = None
+    # dq_results rows of this run's gates (DQ_RESULTS_SCHEMA without the run's own columns),
+    # written with the run log in one commit per run whatever the outcome.
+    checks: list[tuple] = dataclasses.field(default_factory=list)
     status: str = "running"
     message: str | None = None
     # Wall-clock times describe the run itself, never the data it computes.
@@ -89,6 +114,11 @@ class RunRecord:
 
     def write(self, spark: SparkSession, cfg: Config) -> None:
         finished = datetime.now(UTC)
+        if self.checks:
+            rows = [(self.run_id, self.job, *check) for check in self.checks]
+            delta_io.append(spark, spark.createDataFrame(rows, DQ_RESULTS_SCHEMA),
+                            cfg.table(DQ_RESULTS_TABLE))
+            self.checks = []
         values = dataclasses.asdict(self)
         # Aware datetimes: PySpark converts them to UTC instants whatever the local zone.
         values["finished_at"] = finished

@@ -40,7 +40,8 @@ def test_feature_store_tasks_publish_their_tables(dag):
         task = dag.get_task(task_id)
         assert task.application_args == [command, "--as-of", "{{ ds }}"]
         assert {a.name for a in task.outlets} == {
-            f"growth.merchant_{topic}", f"growth.creator_{topic}", "growth.run_log"
+            f"growth.merchant_{topic}", f"growth.creator_{topic}", "growth.run_log",
+            "growth.dq_results",
         }
 
 
@@ -73,3 +74,24 @@ def test_each_task_submits_the_cli_for_its_group_and_day(dag):
         outlets = {a.name for a in task.outlets}
         assert {f"growth.silver_{s}" for s in sources} <= outlets
         assert {"growth.quarantine", "growth.run_log"} <= outlets
+
+
+def test_a_blocked_gate_fails_the_task_without_retries_other_failures_retry(dag, monkeypatch):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    task = dag.get_task("ingest_activity")
+    assert task.retries == 2
+
+    def exits(code):
+        def execute(self, context):
+            raise AirflowException(f"Cannot execute: spark-submit ... Error code is: {code}.")
+        return execute
+
+    monkeypatch.setattr(SparkSubmitOperator, "execute", exits(3))
+    with pytest.raises(AirflowFailException, match="data-quality gate blocked.*2026-10-31"):
+        task.execute({"ds": "2026-10-31"})
+    monkeypatch.setattr(SparkSubmitOperator, "execute", exits(1))
+    with pytest.raises(AirflowException) as raised:
+        task.execute({"ds": "2026-10-31"})
+    assert not isinstance(raised.value, AirflowFailException)

@@ -43,7 +43,14 @@ def land_parents(spark, lake):
         ingest.run(spark, lake, D1, source)
 
 
+def tolerant(lake):
+    """This test is about quarantine itself: let any share of the batch be rejected (the
+    gate on the share has tests of its own in tests/jobs/test_bad_input.py)."""
+    return dataclasses.replace(lake, dq_max_quarantine_share=1.0)
+
+
 def test_bad_batch_is_quarantined_with_reasons_and_reconciles(spark, lake):
+    lake = tolerant(lake)
     land_parents(spark, lake)
     good = [GOOD, {**GOOD, "line_id": "17", "creator_id": "c1", "channel": "video"}]
     land(spark, lake.raw_root, "orders", D1, good + [{**GOOD, **c} for c, _ in BAD_ROWS])
@@ -78,6 +85,7 @@ def test_bad_batch_is_quarantined_with_reasons_and_reconciles(spark, lake):
 
 
 def test_ingesting_the_same_batch_twice_changes_nothing(spark, lake):
+    lake = tolerant(lake)
     land_parents(spark, lake)
     rows = [GOOD, GOOD, {**GOOD, "line_id": "2"}, {**GOOD, "line_id": "3", "amount": "-1"}]
     land(spark, lake.raw_root, "orders", D1, rows)

@@ -1,0 +1,256 @@
+"""Running a suite on a candidate frame: ``validate`` and ``validate_or_raise``.
+
+Every expectation carries a severity: ``error`` (GX ``critical``) blocks publishing, ``warn``
+(GX ``warning``) is recorded only. Results come back as ``CheckResult`` rows, whose observed
+value is text a person can act on ("3 of 1,200 rows (0.25%), e.g. -4.0, -1.5").
+
+Speed: GX on Spark computes each metric with a Spark job, so the candidate should be cached
+before it gets here, and expectations ask for counts only (no sample of unexpected values).
+Samples are fetched in a second, small pass, for the failed expectations alone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from growth.errors import DATA_QUALITY_EXIT_STATUS, GrowthError
+
+# GX phones home by default; a data platform must not (and the network may not reach).
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402
+import great_expectations.expectations as gxe  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+from great_expectations.expectations.expectation import Expectation  # noqa: E402
+from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+ERROR, WARN = "error", "warn"
+_GX_SEVERITY = {ERROR: FailureSeverity.CRITICAL, WARN: FailureSeverity.WARNING}
+_SEVERITY = {"critical": ERROR, "warning": WARN, "info": WARN}
+COUNTS_ONLY = {"result_format": "BASIC", "partial_unexpected_count": 0}
+EXAMPLES = 5
+
+
+def check(expectation: Expectation, severity: str, description: str) -> Expectation:
+    """``expectation`` with its severity and the sentence a failure report starts with."""
+    if severity not in _GX_SEVERITY:
+        raise ValueError(f"severity must be '{ERROR}' or '{WARN}', not '{severity}'")
+    # An unexpected-rows query's rows are its observed value: keep them (the query computes
+    # them anyway); elsewhere counts only, the values are sampled after a failure.
+    result_format: Any = (
+        "COMPLETE" if isinstance(expectation, gxe.UnexpectedRowsExpectation) else COUNTS_ONLY
+    )
+    return expectation.copy(update={
+        "severity": _GX_SEVERITY[severity],
+        "description": description,
+        "result_format": result_format,
+    })
+
+
+def error(expectation: Expectation, description: str) -> Expectation:
+    return check(expectation, ERROR, description)
+
+
+def warn(expectation: Expectation, description: str) -> Expectation:
+    return check(expectation, WARN, description)
+
+
+def suite(name: str, expectations: list[Expectation]) -> gx.ExpectationSuite:
+    """A suite of ``expectations``; each remembers its position (GX reorders results)."""
+    _batch_definition()  # GX wants a context before anything is added to a suite
+    out = gx.ExpectationSuite(name=name)
+    for position, expectation in enumerate(expectations):
+        meta = {**(expectation.meta or {}), "position": position}
+        out.add_expectation(expectation.copy(update={"meta": meta}))
+    return out
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one expectation on one candidate."""
+
+    suite: str
+    expectation: str
+    description: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: str | None
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == ERROR and not self.success
+
+    def line(self) -> str:
+        where = f" [{self.column}]" if self.column else ""
+        status = "ok" if self.success else "FAILED"
+        return (f"{status} {self.severity}: {self.description}{where} "
+                f"({self.expectation}); observed: {self.observed}")
+
+
+class DataQualityError(GrowthError, RuntimeError):
+    """A candidate failed an ``error`` expectation: it must not be published."""
+
+    exit_status = DATA_QUALITY_EXIT_STATUS
+
+    def __init__(self, table: str, results: list[CheckResult], note: str = "") -> None:
+        self.table = table
+        self.results = results
+        failures = [r for r in results if r.blocking]
+        lines = "\n".join(f"  - {r.line()}" for r in failures)
+        super().__init__(
+            f"data-quality gate failed for {table}: {len(failures)} blocking check(s) "
+            f"failed, nothing was published{note}.\n{lines}\n"
+            "Fix the input (or the suite's parameters, if the change is intended) and rerun; "
+            "every result is in the dq_results table (growth dq --as-of <date>)."
+        )
+
+
+@cache
+def _batch_definition() -> Any:
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    source = context.data_sources.add_spark(name="growth")
+    asset = source.add_dataframe_asset(name="candidate")
+    return asset.add_batch_definition_whole_dataframe("whole")
+
+
+def _run(df: DataFrame, expectations: gx.ExpectationSuite) -> list[Any]:
+    """The results of ``expectations`` on ``df``, in suite order."""
+    batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
+    results = batch.validate(expectations).results
+    return sorted(results, key=lambda r: r.expectation_config.meta["position"])
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _observed(result: dict, examples: list | None = None) -> str | None:
+    if "observed_value" in result:
+        value = result["observed_value"]
+        rows = (result.get("details") or {}).get("unexpected_rows")
+        if rows is not None:
+            shown = "; ".join(_row_text(r) for r in list(rows)[:EXAMPLES])
+            return f"{_number(value)} unexpected row(s): {shown}" if value else "0 unexpected rows"
+        return _number(value)
+    if "unexpected_count" in result:
+        count = result["unexpected_count"] or 0
+        text = (f"{count:,} of {result.get('element_count', 0):,} rows "
+                f"({result.get('unexpected_percent') or 0.0:.3g}%)")
+        if examples:
+            text += ", e.g. " + ", ".join(_number(v) for v in examples[:EXAMPLES])
+        return text
+    return None
+
+
+def _row_text(row: Any) -> str:
+    mapping = row.asDict() if hasattr(row, "asDict") else dict(row)
+    return ", ".join(f"{k}={_number(v)}" for k, v in mapping.items())
+
+
+def _column(config: Any) -> str | None:
+    kwargs = config.kwargs
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    return None
+
+
+def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResult]:
+    """Every expectation of the suite on ``df`` (cache it first), in suite order."""
+    results = _run(df, expectations)
+    samples: dict[int, list] = {}
+    failed_maps = [
+        i for i, r in enumerate(results)
+        if not r.success and "unexpected_count" in (r.result or {})
+    ]
+    if failed_maps:
+        # Second pass, failures only: a few offending values make the report actionable.
+        sampler = suite(f"{expectations.name} samples", [
+            expectations.expectations[i].copy(update={"result_format": {
+                "result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}})
+            for i in failed_maps
+        ])
+        for i, result in zip(failed_maps, _run(df, sampler), strict=True):
+            samples[i] = list(result.result.get("partial_unexpected_list") or [])
+    out = []
+    for i, (expectation, result) in enumerate(
+        zip(expectations.expectations, results, strict=True)
+    ):
+        config = result.expectation_config
+        severity = _SEVERITY[str(getattr(config.severity, "value", config.severity))]
+        error_info = result.exception_info or {}
+        if error_info.get("raised_exception"):
+            failure = f"the check itself failed: {error_info.get('exception_message')}"
+            out.append(CheckResult(expectations.name, config.type,
+                                   expectation.description or config.type, _column(config),
+                                   severity, False, failure))
+            continue
+        if "rules" in (expectation.meta or {}):
+            out += _rule_results(expectations.name, expectation, result.result, severity)
+            continue
+        out.append(CheckResult(
+            suite=expectations.name,
+            expectation=config.type,
+            description=expectation.description or config.type,
+            column=_column(config),
+            severity=severity,
+            success=bool(result.success),
+            observed=_observed(result.result or {}, samples.get(i)),
+        ))
+    return out
+
+
+ROW_RULE = "row_rule"
+"""The ``expectation`` of a rule checked inside a compiled row-rules query."""
+
+
+def _rule_results(
+    suite_name: str, expectation: Expectation, result: dict, severity: str
+) -> list[CheckResult]:
+    """One result per rule of a compiled row-rules query (see ``rules.compile_rules``)."""
+    broken = {
+        int(row["rule"]): row
+        for row in (result.get("details") or {}).get("unexpected_rows") or []
+    }
+    out = []
+    for index, rule in enumerate(expectation.meta["rules"]):
+        row = broken.get(index)
+        observed = "0 rows"
+        if row is not None:
+            observed = (f"{row['violations']:,} of {row['rows_checked']:,} rows "
+                        f"({100 * row['violations'] / max(row['rows_checked'], 1):.3g}%)")
+            if row["lowest"] is not None:
+                observed += (f", offending values {row['lowest']}" if row["lowest"] == row["highest"]
+                             else f", offending values from {row['lowest']} to {row['highest']}")
+        out.append(CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"],
+                               severity, row is None, observed))
+    return out
+
+
+def validate_or_raise(
+    df: DataFrame, expectations: gx.ExpectationSuite, table: str
+) -> list[CheckResult]:
+    """``validate``, then raise ``DataQualityError`` naming the table, each failed ``error``
+    expectation and its observed value when any failed. The error carries every result."""
+    results = validate(df, expectations)
+    for result in results:
+        if not result.success:
+            log.warning("%s: %s", table, result.line())
+    if any(r.blocking for r in results):
+        raise DataQualityError(table, results)
+    return results

@@ -1,0 +1,127 @@
+"""Write, audit, publish: the gate every published table passes, and ``dq_results``.
+
+A job materialises its candidate output once (cached), hands it to ``gate`` with the table's
+suite, and publishes only when ``gate`` returns. Every expectation's result goes to
+``dq_results`` with the run's log entry, whatever the outcome; on a failed ``error`` expectation it also keeps the
+rejected candidate under ``<lake>/dq_rejected/<table>/<run id>`` for inspection and raises
+``DataQualityError``, so the published table stays at its previous Delta version and the
+task fails before anything downstream runs.
+
+The helpers below read what a suite compares against: the previous run's volume, the
+published schema, the previous snapshot's distribution.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import great_expectations as gx
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from growth.expectations.drift import Profile, profile
+from growth.expectations.validate import CheckResult, DataQualityError, validate
+from growth.jobs import delta_io
+from growth.jobs.config import Config
+from growth.jobs.run_log import RunRecord
+from growth.layout import RUN_LOG_TABLE
+
+log = logging.getLogger(__name__)
+
+def rejected_path(cfg: Config, table: str, run_id: str) -> str:
+    safe = run_id.replace(":", "_").replace("/", "_").replace("+", "_")
+    return str(cfg.lake_root / "dq_rejected" / table / safe)
+
+
+def gate(
+    spark: SparkSession,
+    cfg: Config,
+    record: RunRecord,
+    table: str,
+    candidate: DataFrame,
+    expectations: gx.ExpectationSuite,
+    rows: int | None = None,
+) -> list[CheckResult]:
+    """Validate ``candidate`` (cached by the caller) before it may replace ``table``.
+
+    Adds the results to ``record`` (written to ``dq_results`` with the run log); raises ``DataQualityError`` when an ``error`` expectation failed.
+    The time spent is added to ``record.dq_seconds`` (the run log's gate overhead)."""
+    started = time.perf_counter()
+    results = validate(candidate, expectations)
+    now = datetime.now(UTC)
+    record.checks += [
+        (table, record.as_of, r.suite, r.expectation, r.description, r.column, r.severity,
+         r.success, r.observed, rows, now)
+        for r in results
+    ]
+    failed = [r for r in results if not r.success]
+    for result in failed:
+        log.warning("%s: %s", table, result.line())
+    if any(r.blocking for r in failed):
+        path = rejected_path(cfg, table, record.run_id)
+        candidate.write.mode("overwrite").parquet(path)
+        record.dq_seconds = (record.dq_seconds or 0.0) + time.perf_counter() - started
+        raise DataQualityError(table, results, note=f"; the rejected candidate is kept at {path}")
+    elapsed = time.perf_counter() - started
+    record.dq_seconds = (record.dq_seconds or 0.0) + elapsed
+    log.info("%s: %d check(s) passed%s in %.1fs (suite %s)", table, len(results) - len(failed),
+             f", {len(failed)} warning(s)" if failed else "", elapsed, expectations.name)
+    return results
+
+
+def published_schema(spark: SparkSession, table: str) -> StructType | None:
+    """The published table's schema, which a candidate must keep (None: not published)."""
+    return spark.table(table).schema if delta_io.table_exists(spark, table) else None
+
+
+def previous_partition_rows(
+    spark: SparkSession, table: str, column: str, before: date, partitions: int = 1,
+    lookback_days: int = 35,
+) -> tuple[date, float] | None:
+    """(latest date, mean rows) over the last ``partitions`` published ``column`` dates
+    before ``before`` within ``lookback_days``; None when there is none."""
+    if not delta_io.table_exists(spark, table):
+        return None
+    counts = (
+        spark.table(table)
+        .where(F.col(column).between(before - timedelta(days=lookback_days),
+                                     before - timedelta(days=1)))
+        .groupBy(column).count()
+        .orderBy(F.col(column).desc())
+        .limit(partitions)
+        .collect()
+    )
+    if not counts:
+        return None
+    return counts[0][0], sum(r["count"] for r in counts) / len(counts)
+
+
+def previous_batch_rows_per_day(spark: SparkSession, cfg: Config, target: str) -> float | None:
+    """Raw rows per batch day of the last successful ingest of ``target`` that read any."""
+    name = cfg.table(RUN_LOG_TABLE)
+    if not delta_io.table_exists(spark, name):
+        return None
+    last = (
+        spark.table(name)
+        .where((F.col("target_table") == target) & (F.col("job") == "ingest")
+               & (F.col("status") == "success") & (F.col("rows_in") > 0)
+               & F.col("batch_from").isNotNull())
+        .orderBy(F.col("finished_at").desc())
+        .select("rows_in", "batch_from", "batch_to")
+        .first()
+    )
+    if last is None:
+        return None
+    days = (last.batch_to - last.batch_from).days + 1
+    return last.rows_in / days
+
+
+def reference_profile(
+    spark: SparkSession, table: str, column: str, reference_date: date, columns: list[str]
+) -> Profile | None:
+    """The distribution of the published ``reference_date`` partition of ``table``."""
+    snapshot = spark.table(table).where(F.col(column) == F.lit(reference_date))
+    return profile(snapshot, columns, reference_date)
