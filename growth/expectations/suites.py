@@ -2,7 +2,7 @@
 
 | table | validated frame | what blocks (error) | what is recorded (warn) |
 |---|---|---|---|
-| ``<source>`` batch | the raw rows in, typed and ranked | empty batch, stale or missing batch day, volume drop, quarantine share | volume rise; for sparse sources, empty or stale |
+| ``<source>`` batch | the raw rows in, typed and ranked | quarantine share; for daily feeds empty batch, stale or missing batch day, volume drop | volume rise |
 | ``silver_<source>`` | the accepted rows | columns, null or duplicate keys, missing required values, ranges, allowed sets | a nullable column all null |
 | ``<entity>_daily`` | the recomputed days | schema drift, keys, negative measures, stale, volume drop | volume rise |
 | ``<entity>_features`` | the snapshots written | schema drift, keys, nulls, unit ranges, stale, volume drop, PSI shift, a filled column gone null | moderate PSI shift, volume rise |
@@ -26,7 +26,7 @@ from pyspark.sql.types import StructType
 
 from growth.expectations import rules
 from growth.expectations.drift import Profile, shift_checks
-from growth.expectations.validate import ERROR, WARN, error
+from growth.expectations.validate import error
 from growth.features.contracts import SourceContract
 from growth.features.ingest_rules import BATCH_DATE, REASON, ROW_HASH
 from growth.features.registry import FEATURES, DailyTable, label_columns
@@ -59,14 +59,13 @@ def source_batch(
     max_quarantine_share: float,
 ) -> gx.ExpectationSuite:
     """The raw rows a run ingests (typed, with ``_batch_date`` and ``_reject_reason``)."""
-    daily_feed = contract.name in DAILY_FEEDS
-    severity = ERROR if daily_feed else WARN
-    checks = [
-        rules.not_empty(f"the {contract.name} batch", severity),
-        rules.freshness(BATCH_DATE, as_of, severity),
-        rules.share_at_most(REASON, max_quarantine_share, "rows quarantined"),
-    ]
-    if daily_feed:
+    checks = [rules.rejected_share_at_most(REASON, max_quarantine_share)]
+    # Entity tables and outreach feeds deliver only what changed: a quiet day is no outage.
+    if contract.name in DAILY_FEEDS:
+        checks += [
+            rules.not_empty(f"the {contract.name} batch"),
+            rules.freshness(BATCH_DATE, as_of),
+        ]
         if first_batch is not None:
             checks.append(rules.every_day_present(BATCH_DATE, first_batch, as_of))
         checks += rules.volume(BATCH_DATE, previous_rows_per_day, volume_tolerance)

@@ -5,8 +5,10 @@ Every expectation carries a severity: ``error`` (GX ``critical``) blocks publish
 value is text a person can act on ("3 of 1,200 rows (0.25%), e.g. -4.0, -1.5").
 
 Speed: GX on Spark computes each metric with a Spark job, so the candidate should be cached
-before it gets here, and expectations ask for counts only (no sample of unexpected values).
-Samples are fetched in a second, small pass, for the failed expectations alone.
+before it gets here, and the suites avoid GX's per-row (map) expectations: row rules are
+compiled into one aggregate query per suite (``rules.compile_rules``), so a validation is a
+handful of passes whatever the number of rules. The results are asked for in full
+(``COMPLETE``): for queries that is the offending rows, already computed, at no extra cost.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from growth.errors import DATA_QUALITY_EXIT_STATUS, GrowthError
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 import great_expectations as gx  # noqa: E402
-import great_expectations.expectations as gxe  # noqa: E402
 from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 from great_expectations.expectations.expectation import Expectation  # noqa: E402
 from great_expectations.expectations.metadata_types import FailureSeverity  # noqa: E402
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 ERROR, WARN = "error", "warn"
 _GX_SEVERITY = {ERROR: FailureSeverity.CRITICAL, WARN: FailureSeverity.WARNING}
 _SEVERITY = {"critical": ERROR, "warning": WARN, "info": WARN}
-COUNTS_ONLY = {"result_format": "BASIC", "partial_unexpected_count": 0}
 EXAMPLES = 5
 
 
@@ -43,15 +43,8 @@ def check(expectation: Expectation, severity: str, description: str) -> Expectat
     """``expectation`` with its severity and the sentence a failure report starts with."""
     if severity not in _GX_SEVERITY:
         raise ValueError(f"severity must be '{ERROR}' or '{WARN}', not '{severity}'")
-    # An unexpected-rows query's rows are its observed value: keep them (the query computes
-    # them anyway); elsewhere counts only, the values are sampled after a failure.
-    result_format: Any = (
-        "COMPLETE" if isinstance(expectation, gxe.UnexpectedRowsExpectation) else COUNTS_ONLY
-    )
     return expectation.copy(update={
-        "severity": _GX_SEVERITY[severity],
-        "description": description,
-        "result_format": result_format,
+        "severity": _GX_SEVERITY[severity], "description": description,
     })
 
 
@@ -126,7 +119,7 @@ def _batch_definition() -> Any:
 def _run(df: DataFrame, expectations: gx.ExpectationSuite) -> list[Any]:
     """The results of ``expectations`` on ``df``, in suite order."""
     batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
-    results = batch.validate(expectations).results
+    results = batch.validate(expectations, result_format="COMPLETE").results
     return sorted(results, key=lambda r: r.expectation_config.meta["position"])
 
 
@@ -138,21 +131,37 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _observed(result: dict, examples: list | None = None) -> str | None:
+def _observed(result: dict) -> str | None:
     if "observed_value" in result:
         value = result["observed_value"]
         rows = (result.get("details") or {}).get("unexpected_rows")
         if rows is not None:
-            shown = "; ".join(_row_text(r) for r in list(rows)[:EXAMPLES])
-            return f"{_number(value)} unexpected row(s): {shown}" if value else "0 unexpected rows"
+            rows = list(rows)
+            shown = "; ".join(_row_text(r) for r in rows[:EXAMPLES])
+            more = f"; and {len(rows) - EXAMPLES:,} more" if len(rows) > EXAMPLES else ""
+            return f"{_number(value)} unexpected row(s): {shown}{more}" if value else "0 unexpected rows"
         return _number(value)
     if "unexpected_count" in result:
         count = result["unexpected_count"] or 0
         text = (f"{count:,} of {result.get('element_count', 0):,} rows "
                 f"({result.get('unexpected_percent') or 0.0:.3g}%)")
+        examples = result.get("partial_unexpected_list") or []
         if examples:
             text += ", e.g. " + ", ".join(_number(v) for v in examples[:EXAMPLES])
         return text
+    return None
+
+
+def _exception_message(info: Any) -> str | None:
+    """The first exception message in GX's exception info (flat, or keyed by metric)."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("exception_message"):
+        return str(info["exception_message"])
+    for value in info.values():
+        found = _exception_message(value) if isinstance(value, dict) else None
+        if found:
+            return found
     return None
 
 
@@ -173,35 +182,19 @@ def _column(config: Any) -> str | None:
 def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResult]:
     """Every expectation of the suite on ``df`` (cache it first), in suite order."""
     results = _run(df, expectations)
-    samples: dict[int, list] = {}
-    failed_maps = [
-        i for i, r in enumerate(results)
-        if not r.success and "unexpected_count" in (r.result or {})
-    ]
-    if failed_maps:
-        # Second pass, failures only: a few offending values make the report actionable.
-        sampler = suite(f"{expectations.name} samples", [
-            expectations.expectations[i].copy(update={"result_format": {
-                "result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}})
-            for i in failed_maps
-        ])
-        for i, result in zip(failed_maps, _run(df, sampler), strict=True):
-            samples[i] = list(result.result.get("partial_unexpected_list") or [])
     out = []
-    for i, (expectation, result) in enumerate(
-        zip(expectations.expectations, results, strict=True)
-    ):
+    for expectation, result in zip(expectations.expectations, results, strict=True):
         config = result.expectation_config
         severity = _SEVERITY[str(getattr(config.severity, "value", config.severity))]
         error_info = result.exception_info or {}
         if error_info.get("raised_exception"):
-            failure = f"the check itself failed: {error_info.get('exception_message')}"
+            failure = f"the check itself failed: {_exception_message(error_info)}"
             out.append(CheckResult(expectations.name, config.type,
                                    expectation.description or config.type, _column(config),
                                    severity, False, failure))
             continue
         if "rules" in (expectation.meta or {}):
-            out += _rule_results(expectations.name, expectation, result.result, severity)
+            out += _rule_results(expectations.name, expectation, result, severity)
             continue
         out.append(CheckResult(
             suite=expectations.name,
@@ -210,7 +203,7 @@ def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResu
             column=_column(config),
             severity=severity,
             success=bool(result.success),
-            observed=_observed(result.result or {}, samples.get(i)),
+            observed=_observed(result.result or {}),
         ))
     return out
 
@@ -220,13 +213,17 @@ ROW_RULE = "row_rule"
 
 
 def _rule_results(
-    suite_name: str, expectation: Expectation, result: dict, severity: str
+    suite_name: str, expectation: Expectation, result: Any, severity: str
 ) -> list[CheckResult]:
     """One result per rule of a compiled row-rules query (see ``rules.compile_rules``)."""
-    broken = {
-        int(row["rule"]): row
-        for row in (result.get("details") or {}).get("unexpected_rows") or []
-    }
+    rows = ((result.result or {}).get("details") or {}).get("unexpected_rows")
+    if rows is None and not result.success:
+        # Without the rows we cannot tell which rule broke: fail them all, never pass them.
+        why = _exception_message(result.exception_info) or "GX returned no detail rows"
+        return [CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"], severity,
+                            False, f"could not be evaluated: {why[:300]}")
+                for rule in expectation.meta["rules"]]
+    broken = {int(row["rule"]): row for row in rows or []}
     out = []
     for index, rule in enumerate(expectation.meta["rules"]):
         row = broken.get(index)

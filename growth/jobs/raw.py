@@ -52,6 +52,11 @@ def read_batches(
     reader = spark.read.format(cfg.raw_format)
     if cfg.raw_format == "csv":
         reader = reader.option("header", "true").option("inferSchema", "false")
+    else:
+        # Batches may differ in columns (a feed that dropped one): the union of their
+        # schemas keeps a missing column visible as nulls in the batches that lack it,
+        # rather than whichever file's schema Spark happened to read.
+        reader = reader.option("mergeSchema", "true")
     try:
         df = reader.option("basePath", path).load(path)
     except AnalysisException as exc:

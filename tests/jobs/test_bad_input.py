@@ -1,0 +1,293 @@
+"""The bad-input matrix (docs/quality.md): every class quarantined or blocked, with a clear
+message, nothing published, no row lost.
+
+Sources go through the real ingest job on one lake, one batch day per case. Derived and
+output tables go through the same write-audit-publish path the jobs use
+(``delta_io.replace_dates`` with a gate as its audit) against a published table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, timedelta
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from growth.expectations import suites
+from growth.expectations.validate import DataQualityError
+from growth.features.contracts import MERCHANTS
+from growth.features.registry import MERCHANT_DAILY
+from growth.jobs import build_features, delta_io, ingest, quality
+from growth.jobs.run_log import RunRecord
+from tests.features import frames
+from tests.features.test_ingest_rules import GOOD
+from tests.helpers import land
+
+D0 = date(2026, 6, 1)
+GOOD_ROWS = 40
+MERCHANT = dict(merchant_id="m1", merchant_name="M", category="toys", region="north",
+                language="en", joined_at="2026-01-01 00:00:00",
+                updated_at="2026-01-01 00:00:00")
+
+
+def day(k: int) -> date:
+    return D0 + timedelta(days=k)
+
+
+def orders(batch: date, n: int, prefix: str = "o", **change) -> list[dict]:
+    """``n`` valid order lines placed on ``batch``; ``change`` overrides every row."""
+    at = f"{batch} 10:00:00"
+    return [{**GOOD, "order_id": f"{prefix}{batch:%m%d}-{i}", "ordered_at": at,
+             "updated_at": at, "promised_delivery_date": str(batch + timedelta(days=4)),
+             **change} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def lake(spark, cfg, tmp_path_factory):
+    """Parents and a first day of 40 orders: the volume baseline every case is held to."""
+    spark.sql("DROP DATABASE IF EXISTS bad_input CASCADE")
+    spark.sql("CREATE DATABASE bad_input")
+    lake = dataclasses.replace(cfg, database="bad_input",
+                               lake_root=tmp_path_factory.mktemp("bad_input"))
+    land(spark, lake.raw_root, "merchants", D0, [MERCHANT])
+    land(spark, lake.raw_root, "creators", D0, [dict(
+        creator_id="c1", creator_name="C", category="toys", region="north", language="en",
+        joined_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
+    land(spark, lake.raw_root, "products", D0, [dict(
+        product_id="p1", merchant_id="m1", category="toys", list_price="10.5",
+        created_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
+    for source in ("merchants", "creators", "products"):
+        ingest.run(spark, lake, D0, source)
+    land(spark, lake.raw_root, "orders", day(1), orders(day(1), GOOD_ROWS))
+    ingest.run(spark, lake, day(1), "orders")
+    return lake
+
+
+def published(spark, lake, table):
+    return (delta_io.current_version(spark, lake.table(table)),
+            spark.table(lake.table(table)).count())
+
+
+# (case, batch rows, reason code quarantined). 40 good rows carry each bad one: a few bad
+# rows in a normal batch are set aside and the rest is published.
+QUARANTINED = [
+    ("null key", dict(order_id=None), "null_key"),
+    ("negative GMV", dict(amount="-12.5"), "out_of_range"),
+    ("future timestamp", dict(ordered_at="2027-01-01 00:00:00"), "future_event_time"),
+    ("unknown merchant", dict(merchant_id="m404"), "unknown_merchant_id"),
+    ("unparseable value", dict(quantity="two"), "unparseable_value"),
+]
+
+
+@pytest.mark.parametrize(("k", "case", "change", "reason"),
+                         [(10 + i, *c) for i, c in enumerate(QUARANTINED)],
+                         ids=[c[0] for c in QUARANTINED])
+def test_a_bad_row_is_quarantined_with_its_reason_and_the_rest_published(
+    spark, lake, k, case, change, reason
+):
+    batch = day(k)
+    bad = {**orders(batch, 1, prefix="bad")[0], **change}
+    land(spark, lake.raw_root, "orders", batch, orders(batch, GOOD_ROWS) + [bad])
+    silver_before = spark.table(lake.table("silver_orders")).count()
+
+    counts = ingest.run(spark, lake, batch, "orders", batch_from=batch)
+
+    assert counts == ingest.IngestCounts(GOOD_ROWS + 1, GOOD_ROWS, 1, 0)
+    assert spark.table(lake.table("silver_orders")).count() == silver_before + GOOD_ROWS
+    reasons = spark.table(lake.table("quarantine")).where(F.col("batch_date") == batch)
+    assert [r.reason_code for r in reasons.collect()] == [reason]
+
+
+def test_a_duplicated_order_line_is_kept_once_and_counted(spark, lake):
+    batch = day(20)
+    rows = orders(batch, GOOD_ROWS)
+    land(spark, lake.raw_root, "orders", batch, rows + rows[:3])
+    counts = ingest.run(spark, lake, batch, "orders", batch_from=batch)
+    assert counts == ingest.IngestCounts(GOOD_ROWS + 3, GOOD_ROWS, 0, 3)
+    silver = spark.table(lake.table("silver_orders")).where(F.to_date("ordered_at") == batch)
+    assert silver.count() == silver.select("order_id", "line_id").distinct().count() == GOOD_ROWS
+
+
+# (case, batches to land {day offset: rows}, the check that blocks, its observed value).
+BLOCKED = [
+    ("empty batch", {0: []}, "the orders batch is not empty", "observed: 0"),
+    ("missing day", {0: GOOD_ROWS, 2: GOOD_ROWS}, "a row for every _batch_date",
+     "missing__batch_date"),
+    ("volume drop of 90%", {0: 4}, "rows per _batch_date at least", "row_count=4"),
+    ("a column of all nulls", {0: ("amount", None)}, "rows quarantined at most 5%",
+     "reason=missing_value:amount, rows_rejected=40, batch_share=1"),
+    ("type drift", {0: ("amount", "12,50")}, "rows quarantined at most 5%",
+     "reason=unparseable_value:amount, rows_rejected=40, batch_share=1"),
+    ("quarantine spike", {0: ("some", "-1")}, "rows quarantined at most 5%",
+     "reason=out_of_range:amount, rows_rejected=8, batch_share=0.2"),
+    # Earlier batches had the column: it reads as null in this one, and every row says so.
+    ("a column missing", {0: ("drop", "amount")}, "rows quarantined at most 5%",
+     "reason=missing_value:amount, rows_rejected=40, batch_share=1"),
+]
+
+
+def land_case(spark, lake, first: date, batches: dict) -> date:
+    for offset, spec in batches.items():
+        batch = first + timedelta(days=offset)
+        if isinstance(spec, int):
+            rows = orders(batch, spec)
+        elif isinstance(spec, list):
+            rows = spec
+        elif spec[0] == "some":  # 20% of the rows break a rule
+            rows = orders(batch, 32) + orders(batch, 8, prefix="bad", amount=spec[1])
+        elif spec[0] == "drop":
+            land(spark, lake.raw_root, "orders", batch, orders(batch, GOOD_ROWS), drop=(spec[1],))
+            continue
+        else:
+            rows = orders(batch, GOOD_ROWS, **{spec[0]: spec[1]})
+        land(spark, lake.raw_root, "orders", batch, rows)
+    return first + timedelta(days=max(batches))
+
+
+@pytest.mark.parametrize(("k", "case", "batches", "check", "observed"),
+                         [(30 + 5 * i, *c) for i, c in enumerate(BLOCKED)],
+                         ids=[c[0] for c in BLOCKED])
+def test_a_bad_batch_is_blocked_and_nothing_is_published(
+    spark, lake, k, case, batches, check, observed
+):
+    first = day(k)
+    last = land_case(spark, lake, first, batches)
+    before = [published(spark, lake, t) for t in ("silver_orders", "quarantine")]
+
+    with pytest.raises(DataQualityError) as raised:
+        ingest.run(spark, lake, last, "orders", batch_from=first)
+
+    message = str(raised.value)
+    assert message.startswith(f"data-quality gate failed for {lake.table('silver_orders')}")
+    assert check in message and observed in message and "nothing was published" in message
+    assert [published(spark, lake, t) for t in ("silver_orders", "quarantine")] == before
+    log = (spark.table(lake.table("run_log")).orderBy(F.col("started_at").desc())
+           .select("status", "message", "rows_in").first())
+    assert log.status == "failed" and check in log.message
+    results = spark.table(lake.table("dq_results")).where(
+        (F.col("as_of") == last) & ~F.col("success") & (F.col("severity") == "error"))
+    assert check in {r.description[:len(check)] for r in results.collect()}
+    # No row lost: every landed row was counted before the gate, and stays in the landing
+    # zone for the rerun once the batch is fixed.
+    landed = spark.read.parquet(str(lake.raw_root / "orders")).where(
+        F.col("batch_date").between(first, last)).count()
+    assert log.rows_in == landed
+
+
+def test_a_fixed_batch_passes_on_rerun(spark, lake):
+    batch = day(75)
+    land(spark, lake.raw_root, "orders", batch, orders(batch, 4))
+    with pytest.raises(DataQualityError):
+        ingest.run(spark, lake, batch, "orders", batch_from=batch)
+    land(spark, lake.raw_root, "orders", batch, orders(batch, GOOD_ROWS))  # redelivered whole
+    assert ingest.run(spark, lake, batch, "orders", batch_from=batch).accepted == GOOD_ROWS
+
+
+# Derived and output tables: the write-audit-publish path, against a published table.
+
+def publish(spark, lake, table, df, column, expectations):
+    record = RunRecord(job="test", target_table=lake.table(table), as_of=df.first()[column])
+
+    def audit(candidate, rows):
+        quality.gate(spark, lake, record, lake.table(table), candidate, expectations, rows)
+
+    try:
+        return delta_io.replace_dates(spark, df, lake.table(table),
+                                      column, sorted({r[0] for r in df.select(column).collect()}),
+                                      audit)
+    finally:
+        record.status = "test"
+        record.write(spark, lake)
+
+
+def assert_blocked(spark, lake, table, df, column, expectations, check):
+    before = published(spark, lake, table)
+    rows_before = spark.table(lake.table(table)).collect()
+    with pytest.raises(DataQualityError, match=check):
+        publish(spark, lake, table, df, column, expectations)
+    assert published(spark, lake, table) == before
+    assertDataFrameEqual(spark.table(lake.table(table)), rows_before)
+
+
+def silver_merchants(spark, lake, n: int) -> None:
+    t = datetime(2026, 1, 1)
+    rows = [(f"m{i}", f"M{i}", "toys", "north", "en", t, t) for i in range(n)]
+    delta_io.overwrite(spark, spark.createDataFrame(rows, MERCHANTS.ddl),
+                       lake.table("silver_merchants"))
+
+
+def test_a_feature_exploding_after_a_unit_change_is_blocked(spark, cfg, tmp_path):
+    spark.sql("DROP DATABASE IF EXISTS bad_features CASCADE")
+    spark.sql("CREATE DATABASE bad_features")
+    lake = dataclasses.replace(cfg, database="bad_features", lake_root=tmp_path)
+    d = date(2026, 10, 31)
+    silver_merchants(spark, lake, 30)
+    rows = [dict(merchant_id=f"m{i}", date=d - timedelta(days=k), gmv=10.0 * (i + 1),
+                 orders=1.0, order_lines=1.0, order_days=1.0)
+            for i in range(30) for k in range(1, 40, 3)]
+    daily = frames.daily(spark, "merchant", rows)
+    delta_io.overwrite(spark, daily, lake.table("merchant_daily"))
+    record = RunRecord(job=build_features.JOB, target_table="t", as_of=d)
+    build_features.publish_snapshots(spark, lake, record, "merchant", [d - timedelta(days=1)])
+    before = published(spark, lake, "merchant_features")
+
+    # The source switched to cents and the daily table was rebuilt from it.
+    delta_io.overwrite(spark, daily.withColumn("gmv", F.col("gmv") * 100),
+                       lake.table("merchant_daily"))
+    with pytest.raises(DataQualityError) as raised:
+        build_features.publish_snapshots(spark, lake, record, "merchant", [d])
+
+    assert "population stability index of every feature at most 1" in str(raised.value)
+    assert "feature=gmv_sum_" in str(raised.value)
+    assert published(spark, lake, "merchant_features") == before
+    assert build_features.published_dates(spark, lake.table("merchant_features")) == {
+        d - timedelta(days=1)}
+
+
+D = date(2026, 10, 31)
+
+
+def test_schema_drift_in_a_daily_table_is_blocked(spark, lake):
+    good = frames.daily(spark, "merchant", [dict(merchant_id="m1", date=D, gmv=1.0)])
+    delta_io.overwrite(spark, good, lake.table("merchant_daily_drift"))
+    drifted = good.withColumn("gmv", F.col("gmv").cast("string"))
+    schema = quality.published_schema(spark, lake.table("merchant_daily_drift"))
+    assert_blocked(spark, lake, "merchant_daily_drift", drifted, "date",
+                   suites.daily(MERCHANT_DAILY, D, schema, None, 0.5),
+                   "column has its declared type double")
+
+
+def test_a_tier_outside_the_set_is_blocked(spark, lake):
+    ddl = "merchant_id string, as_of_date date, tier string, previous_tier string, score double"
+    good = spark.createDataFrame([("m1", D, "A", "B", 3.0)], ddl)
+    suite = suites.tiers("merchant", "merchant_id", D, None, None, 0.5)
+    publish(spark, lake, "merchant_tiers", good, "as_of_date", suite)
+    bad = spark.createDataFrame([("m1", D, "Platinum", "A", 3.0)], ddl)
+    assert_blocked(spark, lake, "merchant_tiers", bad, "as_of_date", suite,
+                   "values in the allowed set")
+
+
+OUTREACH = ("as_of_date date, campaign string, rank int, entity_type string, entity_id string, "
+            "manager_id string, tier string, holdout boolean")
+
+
+@pytest.mark.parametrize(("case", "rows", "check"), [
+    ("duplicate rank", [(D, "grow", 1, "merchant", "m1", "am1", "A", False),
+                        (D, "grow", 1, "merchant", "m2", "am1", "A", False)],
+     "rank unique and running 1..n"),
+    ("opted-out merchant listed", [(D, "grow", 1, "merchant", "m9", "am1", "A", False)],
+     "no suppressed entity listed"),
+    ("capacity exceeded", [(D, "grow", r, "merchant", f"m{r}", "am1", "A", False)
+                           for r in range(1, 4)],
+     "no account manager over capacity"),
+])
+def test_a_bad_outreach_list_is_blocked(spark, lake, case, rows, check):
+    suite = suites.outreach_lists(D, None, [("merchant", "m9")], {"am1": 2})
+    if not spark.catalog.tableExists(lake.table("outreach_lists")):
+        good = spark.createDataFrame([(D, "grow", 1, "merchant", "m1", "am1", "A", False)],
+                                     OUTREACH)
+        publish(spark, lake, "outreach_lists", good, "as_of_date", suite)
+    assert_blocked(spark, lake, "outreach_lists", spark.createDataFrame(rows, OUTREACH),
+                   "as_of_date", suite, check)
