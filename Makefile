@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-demo lint docs bench-simulate bench-features clean
+.PHONY: install demo test test-demo lint docs bench-simulate bench-features bench-dq clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench-simulate: $(INSTALLED)
 
 bench-features: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/python benchmarks/feature_store_large.py
+
+# Data-quality gate overhead per job on the large profile (run after bench-features).
+bench-dq: $(INSTALLED)
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/dq_overhead_large.py
 
 clean:
 	rm -rf lake airflow_home

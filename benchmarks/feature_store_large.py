@@ -53,6 +53,7 @@ from growth.features.registry import (  # noqa: E402
 from growth.features.windows import snapshot_features  # noqa: E402
 from growth.jobs import build_daily, build_features, build_training_set, ingest  # noqa: E402
 from growth.jobs.config import load_config  # noqa: E402
+from growth.jobs.run_log import RunRecord  # noqa: E402
 from growth.jobs.session import get_spark  # noqa: E402
 from growth.layout import silver_table  # noqa: E402
 
@@ -161,9 +162,11 @@ def main() -> None:
     full_daily_s, _ = timed(f"full rebuild of both daily tables (as of {day_before})",
                             lambda: build_daily.run(spark, cfg, day_before, full=True))
     snap = {}
+    record = RunRecord(job="bench", target_table="bench", as_of=day_before)
     for entity in ("merchant", "creator"):
         snap[entity], rows = timed(f"snapshot {day_before}, {entity}s", lambda e=entity:
-                                   build_features.publish_snapshots(spark, cfg, e, [day_before]))
+                                   build_features.publish_snapshots(
+                                       spark, cfg, record, e, [day_before]))
     ingest_s = 0.0
     for source in ACTIVITY:
         s, _ = timed(f"ingest batch {end}: {source}",

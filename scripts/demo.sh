@@ -15,7 +15,7 @@ step() {
   shift
   set +e
   "$@" 2>&1 | tee "$log" \
-    | grep --line-buffered -E ' (INFO|WARNING|ERROR) growth|^[+|]|^problem:' \
+    | grep --line-buffered -E ' (INFO|WARNING|ERROR) growth|^[+|]|^problem:|^data-quality|^failed checks' \
     | sed -u -E 's/^.*\[[a-z ]+\] ([0-9:]{8} )/\1/; s/ \[airflow\.task\.hooks.*$//'
   local rc=${PIPESTATUS[0]}
   set -e
@@ -46,6 +46,7 @@ AIRFLOW__LOGGING__LOGGING_LEVEL=INFO step growth-daily airflow dags test growth_
 
 echo "== 3/3 what was published for $as_of"
 step runs growth runs --as-of "$as_of" --check
+step dq growth dq --as-of "$as_of" --check
 step quarantine growth sql \
   "SELECT source, reason_code, count(*) AS rows FROM quarantine GROUP BY 1, 2 ORDER BY 1, 2"
 step features growth sql --limit 10 \
@@ -61,6 +62,7 @@ Query the tables (database 'growth') with any of:
   source scripts/env.sh    # the venv on PATH, the lake, Airflow's home
   growth sql "SHOW TABLES IN growth"
   growth sql "SELECT * FROM quarantine WHERE source = 'orders' LIMIT 5"
+  growth dq --as-of $as_of     # the data-quality gates' checks per table, and every failure
   growth sql "SELECT channel, round(sum(amount)) AS gmv FROM silver_orders WHERE status <> 'cancelled' GROUP BY 1"
   growth sql "SELECT as_of_date, count(*) AS creators, round(avg(followers_latest)) AS followers FROM creator_features GROUP BY 1"
   growth training-set --entity merchant --as-of $as_of --every 7 --count 4   # snapshots + labels

@@ -195,10 +195,11 @@ def rejected_share_at_most(reason: str, share: float) -> Expectation:
     """At most ``share`` of the rows carry a ``reason``; above it, the reasons by count (the
     top one usually names the column: a feed that lost it, or changed its type)."""
     query = (
-        f"SELECT `{reason}` AS reason, COUNT(*) AS rows_rejected, FIRST(t.share) AS batch_share "
-        f"FROM {{batch}} CROSS JOIN (SELECT ROUND(try_divide(COUNT(`{reason}`), COUNT(*)), 4) AS share "
-        f"FROM {{batch}}) AS t WHERE `{reason}` IS NOT NULL AND t.share > {share!r} "
-        "GROUP BY reason ORDER BY rows_rejected DESC, reason"
+        f"SELECT b.`{reason}` AS quarantine_reason, COUNT(*) AS rows_rejected, "
+        f"FIRST(t.share) AS batch_share FROM {{batch}} AS b CROSS JOIN (SELECT "
+        f"ROUND(try_divide(COUNT(`{reason}`), COUNT(*)), 4) AS share FROM {{batch}}) AS t "
+        f"WHERE b.`{reason}` IS NOT NULL AND t.share > {share!r} "
+        f"GROUP BY b.`{reason}` ORDER BY rows_rejected DESC, quarantine_reason"
     )
     return error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query),
                  f"rows quarantined at most {share:.0%} of the batch")

@@ -196,6 +196,10 @@ def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResu
         if "rules" in (expectation.meta or {}):
             out += _rule_results(expectations.name, expectation, result, severity)
             continue
+        observed = _observed(result.result or {})
+        if observed is None and not result.success:
+            observed = ("could not be evaluated: "
+                        f"{_exception_message(error_info) or 'GX returned no observed value'}")
         out.append(CheckResult(
             suite=expectations.name,
             expectation=config.type,
@@ -203,7 +207,7 @@ def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResu
             column=_column(config),
             severity=severity,
             success=bool(result.success),
-            observed=_observed(result.result or {}),
+            observed=observed,
         ))
     return out
 

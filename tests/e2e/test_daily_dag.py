@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -59,6 +60,30 @@ def daily_run(spark, cfg, tmp_path_factory):
     dag_log = work / "dags-test.log"
     done = run(["airflow", "dags", "test", "growth_daily", AS_OF.isoformat()], env, dag_log)
     return lake, done, dag_log
+
+
+@pytest.fixture(scope="module")
+def blocked_then_fixed(spark, cfg, tmp_path_factory):
+    """The day's orders are late: the run is blocked at the gate; they arrive: rerun."""
+    work = tmp_path_factory.mktemp("e2e-blocked")
+    lake, home = work / "lake", work / "airflow"
+    sim_cfg = dataclasses.replace(cfg, lake_root=lake, database="e2e_blocked")
+    spark.sql("CREATE DATABASE IF NOT EXISTS e2e_blocked")
+    simulate.run(spark, sim_cfg, "small", 7, AS_OF)
+    env = airflow_env(home, lake)
+    assert run(["airflow", "db", "migrate"], env, work / "migrate.log").returncode == 0
+    todays_orders = lake / "raw" / "orders" / f"batch_date={AS_OF}"
+    held = work / "late-orders"
+    todays_orders.rename(held)
+    blocked_log = work / "dags-test-blocked.log"
+    blocked = run(["airflow", "dags", "test", "growth_daily", AS_OF.isoformat()], env, blocked_log)
+    with sqlite3.connect(home / "airflow.db") as db:
+        states = {task: (state, tries) for task, state, tries in db.execute(
+            "SELECT task_id, state, try_number FROM task_instance")}
+    held.rename(todays_orders)
+    rerun_log = work / "dags-test-rerun.log"
+    rerun = run(["airflow", "dags", "test", "growth_daily", AS_OF.isoformat()], env, rerun_log)
+    return lake, blocked, blocked_log, states, rerun, rerun_log
 
 
 def delta(spark, lake: Path, table: str):
@@ -117,3 +142,30 @@ def test_the_feature_store_is_built_after_ingest(spark, daily_run):
     for table in ("merchant_daily", "creator_daily", "creator_features",
                   "merchant_labels", "creator_labels"):
         assert delta(spark, lake, table).count() > 0, table
+
+
+def test_a_blocked_gate_fails_its_task_once_nothing_downstream_runs_and_a_rerun_succeeds(
+    spark, blocked_then_fixed
+):
+    lake, blocked, blocked_log, states, rerun, rerun_log = blocked_then_fixed
+    assert blocked.returncode != 0
+    text = blocked_log.read_text()
+    assert "newest _batch_date is the run date 2026-10-31" in text, text[-5000:]
+    assert states == {
+        "ingest_entities": ("success", 1),
+        "ingest_activity": ("failed", 1),  # no retry: the same input cannot pass
+        "ingest_outreach": ("upstream_failed", 0),
+        "daily_aggregates": ("upstream_failed", 0),
+        "features": ("upstream_failed", 0),
+        "labels": ("upstream_failed", 0),
+    }
+    results = delta(spark, lake, "dq_results").where(
+        (F.col("table_name") == "growth.silver_orders") & ~F.col("success"))
+    assert [(r.description, r.observed_value) for r in results.collect()] == [
+        ("newest _batch_date is the run date 2026-10-31", "2026-10-30")]
+
+    assert rerun.returncode == 0, rerun_log.read_text()[-5000:]
+    orders = delta(spark, lake, "run_log").where(
+        F.col("target_table") == "growth.silver_orders").orderBy("started_at")
+    assert [r.status for r in orders.collect()] == ["failed", "success"]
+    assert delta(spark, lake, "merchant_features").count() > 0

@@ -114,7 +114,7 @@ def batch_suite(first=D - timedelta(days=2), previous=10.0, source="orders"):
     ], id="volume rise is a warning"),
     pytest.param({D - timedelta(days=k): (8, 2) for k in range(3)}, 10.0, [
         ("rows quarantined at most 5% of the batch", None, ERROR,
-         "1 unexpected row(s): reason=out_of_range:amount, rows_rejected=6, batch_share=0.2"),
+         "1 unexpected row(s): quarantine_reason=out_of_range:amount, rows_rejected=6, batch_share=0.2"),
     ], id="quarantine share"),
 ])
 def test_source_batch_suite(spark, days, previous, expected):
@@ -127,7 +127,7 @@ def test_a_sparse_source_is_only_held_to_its_quarantine_share(spark):
     assert failed(validate(batch_frame(spark, {}), suite)) == []
     assert failed(validate(batch_frame(spark, {D: (1, 1)}), suite)) == [
         ("rows quarantined at most 5% of the batch", None, ERROR,
-         "1 unexpected row(s): reason=out_of_range:amount, rows_rejected=1, batch_share=0.5"),
+         "1 unexpected row(s): quarantine_reason=out_of_range:amount, rows_rejected=1, batch_share=0.5"),
     ]
 
 
