@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from growth.expectations.drift import Profile, profile
-from growth.expectations.validate import CheckResult, DataQualityError, validate
+from growth.expectations.validate import CheckResult, DataQualityError, validate_or_raise
 from growth.jobs import delta_io
 from growth.jobs.config import Config
 from growth.jobs.run_log import RunRecord
@@ -47,29 +47,35 @@ def gate(
 ) -> list[CheckResult]:
     """Validate ``candidate`` (cached by the caller) before it may replace ``table``.
 
-    Adds the results to ``record`` (written to ``dq_results`` with the run log); raises ``DataQualityError`` when an ``error`` expectation failed.
-    The time spent is added to ``record.dq_seconds`` (the run log's gate overhead)."""
+    Adds the results to ``record`` (written to ``dq_results`` with the run log) and the time
+    spent to ``record.dq_seconds`` (the run's gate overhead). When an ``error`` expectation
+    failed, keeps the candidate for inspection and raises ``DataQualityError``."""
     started = time.perf_counter()
-    results = validate(candidate, expectations)
+    try:
+        results = validate_or_raise(candidate, expectations, table)
+    except DataQualityError as blocked:
+        _record(record, table, blocked.results, rows)
+        path = rejected_path(cfg, table, record.run_id)
+        candidate.write.mode("overwrite").parquet(path)
+        record.dq_seconds = (record.dq_seconds or 0.0) + time.perf_counter() - started
+        raise DataQualityError(table, blocked.results,
+                               note=f"; the rejected candidate is kept at {path}") from None
+    _record(record, table, results, rows)
+    elapsed = time.perf_counter() - started
+    record.dq_seconds = (record.dq_seconds or 0.0) + elapsed
+    warnings = sum(not r.success for r in results)
+    log.info("%s: %d check(s) passed%s in %.1fs (suite %s)", table, len(results) - warnings,
+             f", {warnings} warning(s)" if warnings else "", elapsed, expectations.name)
+    return results
+
+
+def _record(record: RunRecord, table: str, results: list[CheckResult], rows: int | None) -> None:
     now = datetime.now(UTC)
     record.checks += [
         (table, record.as_of, r.suite, r.expectation, r.description, r.column, r.severity,
          r.success, r.observed, rows, now)
         for r in results
     ]
-    failed = [r for r in results if not r.success]
-    for result in failed:
-        log.warning("%s: %s", table, result.line())
-    if any(r.blocking for r in failed):
-        path = rejected_path(cfg, table, record.run_id)
-        candidate.write.mode("overwrite").parquet(path)
-        record.dq_seconds = (record.dq_seconds or 0.0) + time.perf_counter() - started
-        raise DataQualityError(table, results, note=f"; the rejected candidate is kept at {path}")
-    elapsed = time.perf_counter() - started
-    record.dq_seconds = (record.dq_seconds or 0.0) + elapsed
-    log.info("%s: %d check(s) passed%s in %.1fs (suite %s)", table, len(results) - len(failed),
-             f", {len(failed)} warning(s)" if failed else "", elapsed, expectations.name)
-    return results
 
 
 def published_schema(spark: SparkSession, table: str) -> StructType | None:

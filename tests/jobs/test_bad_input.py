@@ -23,13 +23,10 @@ from growth.jobs import build_features, delta_io, dq_report, ingest, quality
 from growth.jobs.run_log import RunRecord
 from tests.features import frames
 from tests.features.test_ingest_rules import GOOD
-from tests.helpers import land
+from tests.helpers import land, land_parents
 
 D0 = date(2026, 6, 1)
 GOOD_ROWS = 100
-MERCHANT = dict(merchant_id="m1", merchant_name="M", category="toys", region="north",
-                language="en", joined_at="2026-01-01 00:00:00",
-                updated_at="2026-01-01 00:00:00")
 
 
 def day(k: int) -> date:
@@ -51,15 +48,7 @@ def lake(spark, cfg, tmp_path_factory):
     spark.sql("CREATE DATABASE bad_input")
     lake = dataclasses.replace(cfg, database="bad_input",
                                lake_root=tmp_path_factory.mktemp("bad_input"))
-    land(spark, lake.raw_root, "merchants", D0, [MERCHANT])
-    land(spark, lake.raw_root, "creators", D0, [dict(
-        creator_id="c1", creator_name="C", category="toys", region="north", language="en",
-        joined_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
-    land(spark, lake.raw_root, "products", D0, [dict(
-        product_id="p1", merchant_id="m1", category="toys", list_price="10.5",
-        created_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
-    for source in ("merchants", "creators", "products"):
-        ingest.run(spark, lake, D0, source)
+    land_parents(spark, lake, D0)
     land(spark, lake.raw_root, "orders", day(1), orders(day(1), GOOD_ROWS))
     ingest.run(spark, lake, day(1), "orders")
     return lake

@@ -13,13 +13,12 @@ from pyspark.testing import assertDataFrameEqual
 from growth.features.ingest_rules import MissingColumnsError
 from growth.jobs import delta_io, ingest
 from growth.jobs.raw import RawDataMissingError
+from tests import helpers
 from tests.features.test_ingest_rules import BAD_ROWS, GOOD
 from tests.helpers import land
 
 D1, D2 = date(2026, 5, 1), date(2026, 5, 2)
-MERCHANT = dict(merchant_id="m1", merchant_name="M", category="toys", region="north",
-                language="en", joined_at="2026-01-01 00:00:00",
-                updated_at="2026-01-01 00:00:00")
+MERCHANT = helpers.PARENT_MERCHANT
 
 
 @pytest.fixture()
@@ -32,15 +31,7 @@ def lake(spark, cfg, tmp_path, request):
 
 
 def land_parents(spark, lake):
-    land(spark, lake.raw_root, "merchants", D1, [MERCHANT])
-    land(spark, lake.raw_root, "creators", D1, [dict(
-        creator_id="c1", creator_name="C", category="toys", region="north", language="en",
-        joined_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
-    land(spark, lake.raw_root, "products", D1, [dict(
-        product_id="p1", merchant_id="m1", category="toys", list_price="10.5",
-        created_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
-    for source in ("merchants", "creators", "products"):
-        ingest.run(spark, lake, D1, source)
+    helpers.land_parents(spark, lake, D1)
 
 
 def tolerant(lake):
