@@ -42,6 +42,9 @@ UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 """Ranges of feature values by unit; every other unit is a count or an amount (>= 0)."""
 
+SIGNED_FEATURES = frozenset({"follower_growth_30d", "follower_growth_rate_30d"})
+"""Differences, which fall as well as rise whatever their unit (a creator loses followers)."""
+
 TIERS = ("S", "A", "B", "C", "D", "new")
 ENTITY_TYPES = ("merchant", "creator")
 
@@ -109,7 +112,9 @@ def daily(
     return rules.build(table.name, checks)
 
 
-def feature_range(unit: str) -> tuple[float | None, float | None]:
+def feature_range(name: str, unit: str) -> tuple[float | None, float | None]:
+    if name in SIGNED_FEATURES:
+        return (None, None)
     return UNIT_RANGES.get(unit, (0.0, None))
 
 
@@ -129,7 +134,7 @@ def features(
     for feature in FEATURES[entity]:
         if feature.fill is not None:
             checks += rules.not_null([feature.name])
-        low, high = feature_range(feature.unit)
+        low, high = feature_range(feature.name, feature.unit)
         if low is not None or high is not None:
             checks.append(rules.between(feature.name, low, high))
     checks.append(rules.freshness("as_of_date", newest))

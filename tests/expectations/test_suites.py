@@ -338,3 +338,12 @@ def test_outreach_suite_blocks_suppressed_entities_and_managers_over_capacity(sp
          "2 unexpected row(s): manager_id=am2, assigned=2, capacity=1; manager_id=am7, "
          "assigned=1, capacity=None"),
     ]
+
+
+def test_signed_features_exist_and_only_they_may_be_negative():
+    names = {f.name: f.unit for fs in FEATURES.values() for f in fs}
+    assert suites.SIGNED_FEATURES <= set(names)
+    assert suites.feature_range("follower_growth_30d", "followers") == (None, None)
+    assert suites.feature_range("followers_latest", "followers") == (0.0, None)
+    assert suites.feature_range("gmv_slope_8w", "currency per week") == (None, None)
+    assert suites.feature_range("cancel_rate_90d", "share") == (0.0, 1.0)
