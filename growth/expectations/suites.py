@@ -42,8 +42,16 @@ UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 """Ranges of feature values by unit; every other unit is a count or an amount (>= 0)."""
 
-SIGNED_FEATURES = frozenset({"follower_growth_30d", "follower_growth_rate_30d"})
-"""Differences, which fall as well as rise whatever their unit (a creator loses followers)."""
+RANGE_OVERRIDES: dict[str, tuple[float | None, float | None]] = {
+    # Differences fall as well as rise, whatever their unit (a creator loses followers).
+    "follower_growth_30d": (None, None),
+    "follower_growth_rate_30d": (None, None),
+    # Cancellations and refunds count on the day the line closed, placements on the day it
+    # was placed: a window can close more lines than it placed, so the "rate" exceeds 1.
+    "cancel_rate_90d": (0.0, None),
+    "refund_rate_90d": (0.0, None),
+}
+"""Features whose range is not their unit's."""
 
 TIERS = ("S", "A", "B", "C", "D", "new")
 ENTITY_TYPES = ("merchant", "creator")
@@ -113,8 +121,8 @@ def daily(
 
 
 def feature_range(name: str, unit: str) -> tuple[float | None, float | None]:
-    if name in SIGNED_FEATURES:
-        return (None, None)
+    if name in RANGE_OVERRIDES:
+        return RANGE_OVERRIDES[name]
     return UNIT_RANGES.get(unit, (0.0, None))
 
 

@@ -228,13 +228,13 @@ def test_features_suite_blocks_out_of_range_nulls_and_a_filled_column_gone_null(
     names = list(feature_names("merchant"))
     reference = profile(feature_frame(spark, 40), names, D - timedelta(days=1))
     bad = (feature_frame(spark, 40)
-           .withColumn("cancel_rate_90d", F.lit(1.5))
+           .withColumn("late_delivery_rate_90d", F.lit(1.5))
            .withColumn("orders_count_30d", F.lit(None).cast("double"))
            .withColumn("rating_mean_90d", F.lit(None).cast("double")))
     results = failed(validate(bad, features_suite(reference)))
     descriptions = [(d, c, s) for d, c, s, _ in results]
     assert ("never null", "orders_count_30d", ERROR) in descriptions
-    assert ("values between 0 and 1", "cancel_rate_90d", ERROR) in descriptions
+    assert ("values between 0 and 1", "late_delivery_rate_90d", ERROR) in descriptions
     assert ("non-null share at least 25% (a quarter of 100% on 2026-10-30)", "rating_mean_90d",
             ERROR) in descriptions
 
@@ -340,10 +340,11 @@ def test_outreach_suite_blocks_suppressed_entities_and_managers_over_capacity(sp
     ]
 
 
-def test_signed_features_exist_and_only_they_may_be_negative():
-    names = {f.name: f.unit for fs in FEATURES.values() for f in fs}
-    assert suites.SIGNED_FEATURES <= set(names)
+def test_range_overrides_name_real_features_and_win_over_the_unit():
+    names = {f.name for fs in FEATURES.values() for f in fs}
+    assert set(suites.RANGE_OVERRIDES) <= names
     assert suites.feature_range("follower_growth_30d", "followers") == (None, None)
     assert suites.feature_range("followers_latest", "followers") == (0.0, None)
     assert suites.feature_range("gmv_slope_8w", "currency per week") == (None, None)
-    assert suites.feature_range("cancel_rate_90d", "share") == (0.0, 1.0)
+    assert suites.feature_range("cancel_rate_90d", "share") == (0.0, None)
+    assert suites.feature_range("late_delivery_rate_90d", "share") == (0.0, 1.0)
