@@ -97,7 +97,8 @@ def test_the_dag_succeeds_and_every_source_reconciles(spark, daily_run):
     rows = {r.target_table: r for r in runs.collect()}  # the latest run of each source
     assert set(rows) == {f"growth.{silver_table(s)}" for s in SOURCE_ORDER}
     for table, row in rows.items():
-        assert row.status == "success", (table, row.message)
+        # The rerun finds no new batch for the entity sources the blocked run had ingested.
+        assert row.status in ("success", "empty"), (table, row.message)
         assert row.rows_in == row.rows_accepted + row.rows_quarantined + row.rows_duplicate
     assert rows["growth.silver_orders"].rows_quarantined > 0  # the simulator's junk
 
