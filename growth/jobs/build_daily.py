@@ -139,19 +139,14 @@ def build(
 def _audit(
     spark: SparkSession, cfg: Config, record: RunRecord, table: DailyTable, newest: date
 ) -> Callable[[DataFrame, int], None]:
-    """The gate of one daily table: its suite against the published table's last week."""
-    name = cfg.table(table.name)
-
-    def audit(candidate: DataFrame, rows: int) -> None:
-        # A week of days smooths the weekday cycle out of the volume baseline.
-        previous = quality.previous_partition_rows(spark, name, "date", newest, 7, 14)
-        expectations = suites.daily(
-            table, newest, quality.published_schema(spark, name),
-            previous[1] if previous else None, cfg.dq_volume_tolerance,
-        )
-        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
-
-    return audit
+    """The gate of one daily table; a week of days smooths the weekday cycle out of the
+    volume baseline."""
+    return quality.partition_audit(
+        spark, cfg, record, cfg.table(table.name), "date", newest,
+        lambda schema, previous: suites.daily(
+            table, newest, schema, previous[1] if previous else None, cfg.dq_volume_tolerance),
+        partitions=7, lookback_days=14,
+    )
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> list[date] | None:

@@ -15,8 +15,10 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
+from great_expectations import ExpectationSuite
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from growth.errors import GrowthError
 from growth.expectations import suites
@@ -97,18 +99,18 @@ def _audit(
     against the latest published one before it."""
     name = cfg.table(features_table(entity))
 
-    def audit(candidate: DataFrame, rows: int) -> None:
-        previous = quality.previous_partition_rows(spark, name, AS_OF, newest, 1, cfg.restate_days)
+    def suite_for(
+        schema: StructType | None, previous: tuple[date, float] | None
+    ) -> ExpectationSuite:
         reference = None if previous is None else quality.reference_profile(
             spark, name, AS_OF, previous[0], list(feature_names(entity)))
-        expectations = suites.features(
-            entity, DAILY_TABLES[entity].key, newest, quality.published_schema(spark, name),
-            previous[1] if previous else None, cfg.dq_volume_tolerance,
-            reference, cfg.dq_psi_warn, cfg.dq_psi_error,
+        return suites.features(
+            entity, DAILY_TABLES[entity].key, newest, schema, previous[1] if previous else None,
+            cfg.dq_volume_tolerance, reference, cfg.dq_psi_warn, cfg.dq_psi_error,
         )
-        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
 
-    return audit
+    return quality.partition_audit(spark, cfg, record, name, AS_OF, newest, suite_for,
+                                   lookback_days=cfg.restate_days)
 
 
 def publish_snapshots(

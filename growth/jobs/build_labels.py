@@ -69,18 +69,13 @@ def cutoff_dates(spark: SparkSession, cfg: Config, as_of: date, date_from: date 
 def _audit(
     spark: SparkSession, cfg: Config, record: RunRecord, entity: str, newest: date
 ) -> Callable[[DataFrame, int], None]:
-    name = cfg.table(labels_table(entity))
-
-    def audit(candidate: DataFrame, rows: int) -> None:
-        previous = quality.previous_partition_rows(spark, name, AS_OF, newest, 1, cfg.restate_days)
-        expectations = suites.labels(
-            entity, DAILY_TABLES[entity].key, newest, cfg.label_horizon_days,
-            quality.published_schema(spark, name), previous[1] if previous else None,
-            cfg.dq_volume_tolerance,
-        )
-        quality.gate(spark, cfg, record, name, candidate, expectations, rows)
-
-    return audit
+    return quality.partition_audit(
+        spark, cfg, record, cfg.table(labels_table(entity)), AS_OF, newest,
+        lambda schema, previous: suites.labels(
+            entity, DAILY_TABLES[entity].key, newest, cfg.label_horizon_days, schema,
+            previous[1] if previous else None, cfg.dq_volume_tolerance),
+        lookback_days=cfg.restate_days,
+    )
 
 
 def publish_labels(

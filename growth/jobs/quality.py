@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import great_expectations as gx
@@ -76,6 +77,30 @@ def _record(record: RunRecord, table: str, results: list[CheckResult], rows: int
          r.success, r.observed, rows, now)
         for r in results
     ]
+
+
+def partition_audit(
+    spark: SparkSession,
+    cfg: Config,
+    record: RunRecord,
+    table: str,
+    column: str,
+    newest: date,
+    suite_for: Callable[[StructType | None, tuple[date, float] | None], gx.ExpectationSuite],
+    partitions: int = 1,
+    lookback_days: int = 35,
+) -> Callable[[DataFrame, int], None]:
+    """The ``audit`` of ``delta_io.replace_dates`` for a date-partitioned table: the gate
+    with ``suite_for(published schema, previous (date, mean rows))``, the previous volume
+    taken over the last ``partitions`` published dates before ``newest``."""
+
+    def audit(candidate: DataFrame, rows: int) -> None:
+        previous = previous_partition_rows(spark, table, column, newest, partitions,
+                                           lookback_days)
+        expectations = suite_for(published_schema(spark, table), previous)
+        gate(spark, cfg, record, table, candidate, expectations, rows)
+
+    return audit
 
 
 def published_schema(spark: SparkSession, table: str) -> StructType | None:
