@@ -1,0 +1,1 @@
+"""Tiering, potential and value models: numpy, pandas, XGBoost and scikit-learn, no Spark."""

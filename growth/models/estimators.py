@@ -1,0 +1,210 @@
+"""The platform's models, as scikit-learn estimators over XGBoost boosters.
+
+Grain: one row per (entity, cutoff) in training, one row per entity in scoring; ``X`` is a
+float matrix of snapshot features (NaN where a feature is undefined: XGBoost routes missing
+values itself), in the order of the model's ``features``.
+
+- ``ValueModel``: GMV of the next horizon. Spend is zero for many entities and heavy-tailed
+  for the rest, so the objective is Tweedie (a compound Poisson-gamma), which fits both.
+- ``PotentialModel``: P(an entity below tier B reaches tier A or better within the horizon).
+  The booster's scores are calibrated by isotonic regression fitted on out-of-fold scores,
+  the folds being whole cutoffs so that no fold sees its own period.
+- ``LookalikeModel``: the same question for entities with no history of their own (leads,
+  off-platform creators), learned positive-unlabeled from the traits of those who succeeded
+  (Elkan and Noto, 2008): a classifier of "succeeded" vs "not known to", rescaled by the share
+  of held-out successes it recognises.
+
+All three expose ``contributions(X)``: per-row feature contributions (plus a bias column) in
+the booster's margin, which ``growth.models.reasons`` turns into text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xgboost as xgb
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import GroupKFold, StratifiedKFold
+
+
+class _Boosted(BaseEstimator):
+    """Shared parameters and the contributions of an XGBoost-backed estimator."""
+
+    def __init__(
+        self,
+        n_estimators: int = 300,
+        max_depth: int = 5,
+        learning_rate: float = 0.05,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        min_child_weight: float = 5.0,
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.min_child_weight = min_child_weight
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _booster_params(self) -> dict:
+        return {
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "n_jobs": self.n_jobs,
+            "random_state": self.random_state,
+            "tree_method": "hist",
+        }
+
+    @property
+    def booster_(self) -> xgb.Booster:
+        return self.model_.get_booster()
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-row contributions (rows x (features + 1 bias)) to the booster's margin.
+
+        The path-based approximation (Saabas) is used: it costs about one prediction, where
+        exact TreeSHAP costs tens, and ranks a row's strongest features the same way in
+        practice; scoring runs on every entity every day.
+        """
+        matrix = xgb.DMatrix(np.asarray(X, dtype=np.float32))
+        return self.booster_.predict(matrix, pred_contribs=True, approx_contribs=True)
+
+
+def _check(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 2 or len(X) != len(y):
+        raise ValueError(f"X {X.shape} and y {y.shape} do not describe the same rows")
+    if len(y) == 0:
+        raise ValueError("cannot train on zero rows")
+    return X, y
+
+
+class ValueModel(_Boosted, RegressorMixin):
+    """Expected value (GMV) over the horizon, Tweedie objective."""
+
+    def __init__(self, tweedie_variance_power: float = 1.5, **params) -> None:
+        super().__init__(**params)
+        self.tweedie_variance_power = tweedie_variance_power
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> ValueModel:
+        X, y = _check(X, y)
+        if (y < 0).any():
+            raise ValueError("a Tweedie value model needs non-negative outcomes")
+        self.model_ = xgb.XGBRegressor(
+            objective="reg:tweedie",
+            tweedie_variance_power=self.tweedie_variance_power,
+            **self._booster_params(),
+        ).fit(X, y)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict(np.asarray(X, dtype=np.float32)).astype(float)
+
+
+class _Calibrated(_Boosted, ClassifierMixin):
+    """A binary booster whose probabilities go through an isotonic map."""
+
+    def _classifier(self) -> xgb.XGBClassifier:
+        return xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss",
+                                 **self._booster_params())
+
+    def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> None:
+        # Kept as the isotonic step function's knots so the model store can save it as JSON.
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
+        self.calibration_x_ = np.asarray(iso.X_thresholds_, dtype=float)
+        self.calibration_y_ = np.asarray(iso.y_thresholds_, dtype=float)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Raw booster probabilities -> calibrated ones (linear between the knots)."""
+        return np.clip(np.interp(raw, self.calibration_x_, self.calibration_y_), 0.0, 1.0)
+
+    def raw_probability(self, X: np.ndarray) -> np.ndarray:
+        return self.model_.predict_proba(np.asarray(X, dtype=np.float32))[:, 1].astype(float)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = self.calibrate(self.raw_probability(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+def _out_of_fold(make, X: np.ndarray, y: np.ndarray, splits) -> np.ndarray:
+    scores = np.full(len(y), np.nan)
+    for train, held in splits:
+        scores[held] = make().fit(X[train], y[train]).predict_proba(X[held])[:, 1]
+    return scores
+
+
+class PotentialModel(_Calibrated):
+    """P(reaching tier A or better within the horizon), isotonic-calibrated across cutoffs."""
+
+    def __init__(self, calibration_folds: int = 3, **params) -> None:
+        super().__init__(**params)
+        self.calibration_folds = calibration_folds
+
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: Sequence | None = None) -> PotentialModel:
+        """``groups``: each row's cutoff. Calibration folds hold out whole cutoffs when
+        there are enough of them, else stratified row folds."""
+        X, y = _check(X, y)
+        positives = y.sum()
+        if positives == 0 or positives == len(y):
+            raise ValueError(
+                f"the training set has {int(positives)} positive(s) in {len(y)} rows: a "
+                "classifier needs both outcomes; widen the cutoffs or the population"
+            )
+        self.classes_ = np.array([0, 1])
+        cutoffs = np.asarray(groups) if groups is not None else None
+        if cutoffs is not None and len(np.unique(cutoffs)) >= self.calibration_folds:
+            splits = GroupKFold(self.calibration_folds).split(X, y, cutoffs)
+        else:
+            folds = int(min(self.calibration_folds, positives, len(y) - positives))
+            if folds < 2:
+                raise ValueError("too few positives or negatives to calibrate (need 2 of each)")
+            splits = StratifiedKFold(folds, shuffle=True,
+                                     random_state=self.random_state).split(X, y)
+        self._calibrate(_out_of_fold(self._classifier, X, y, splits), y)
+        self.model_ = self._classifier().fit(X, y)
+        return self
+
+
+class LookalikeModel(_Calibrated):
+    """Positive-unlabeled: ``s`` = 1 for entities known to have succeeded, 0 for the rest.
+
+    ``predict_proba`` is P(s=1 | x) / c, capped at 1, where c = the mean P(s=1 | x) over
+    held-out known successes (the share of successes the traits recognise).
+    """
+
+    def __init__(self, holdout_share: float = 0.2, **params) -> None:
+        super().__init__(**params)
+        self.holdout_share = holdout_share
+
+    def fit(self, X: np.ndarray, s: np.ndarray) -> LookalikeModel:
+        X, s = _check(X, s)
+        positives = np.flatnonzero(s == 1)
+        if len(positives) < 5 or len(positives) == len(s):
+            raise ValueError(f"{len(positives)} known successes in {len(s)} rows: need at "
+                             "least 5, and some unlabeled rows")
+        self.classes_ = np.array([0, 1])
+        rng = np.random.default_rng(self.random_state)
+        held = rng.choice(positives, max(1, int(len(positives) * self.holdout_share)),
+                          replace=False)
+        train = np.setdiff1d(np.arange(len(s)), held)
+        self.model_ = self._classifier().fit(X[train], s[train])
+        self.c_ = float(np.clip(self.raw_probability(X[held]).mean(), 1e-6, 1.0))
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = np.clip(self.raw_probability(X) / self.c_, 0.0, 1.0)
+        return np.column_stack([1 - p, p])

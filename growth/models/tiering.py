@@ -1,0 +1,159 @@
+"""Tiers: eligibility gates, cut points on the value score, and hysteresis.
+
+Grain: one row per entity of one as-of. Everything here works on numpy arrays or a pandas
+frame of snapshot features, so the same code tiers a test frame and a batch inside a Spark
+``mapInPandas`` task.
+
+- An entity younger than ``new_days`` is tier ``new`` whatever its score.
+- Every other entity gets the best tier whose cut point its score reaches (``raw_tiers``).
+- An entity that fails an eligibility gate is capped: it can be no better than ``cap``.
+- With hysteresis ``h``, an entity keeps its previous tier while its score stays above that
+  tier's cut x (1 - h), and moves up only to a tier whose cut x (1 + h) it reaches. Scores
+  jitter around a cut point every week; without this, the entity's manager would see its
+  tier flip back and forth.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+RANKED = ("S", "A", "B", "C", "D")
+"""Scored tiers, best first."""
+NEW = "new"
+
+_OPS = {">=": operator.ge, "<=": operator.le}
+
+
+@dataclass(frozen=True)
+class Gate:
+    """An eligibility rule: ``column op threshold``. A null value passes only if
+    ``null_passes`` (e.g. no reviews yet is not a bad rating)."""
+
+    name: str
+    column: str
+    op: str
+    threshold: float
+    null_passes: bool = False
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ValueError(f"gate {self.name}: operator must be one of {sorted(_OPS)}")
+
+    def describe(self) -> str:
+        return f"{self.column} {self.op} {self.threshold:g}"
+
+    def passes(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.column not in frame.columns:
+            raise KeyError(f"gate {self.name} reads {self.column}, which the frame lacks")
+        values = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float)
+        missing = np.isnan(values)
+        with np.errstate(invalid="ignore"):
+            ok = _OPS[self.op](values, self.threshold)
+        return np.where(missing, self.null_passes, ok)
+
+
+def failed_gates(frame: pd.DataFrame, gates: Sequence[Gate]) -> list[list[str]]:
+    """Per row, the names of the gates it fails (empty when eligible)."""
+    if not gates:
+        return [[] for _ in range(len(frame))]
+    passed = np.column_stack([g.passes(frame) for g in gates])
+    names = np.array([g.name for g in gates])
+    return [names[~row].tolist() for row in passed]
+
+
+@dataclass(frozen=True)
+class TierPolicy:
+    """Cut points: the minimum score of each ranked tier but the last (S, A, B, C); D is the
+    rest. ``cap``: the best tier an ineligible entity may hold."""
+
+    cuts: Mapping[str, float]
+    hysteresis: float = 0.1
+    new_days: int = 30
+    cap: str = "C"
+
+    def __post_init__(self) -> None:
+        expected = RANKED[:-1]
+        if tuple(self.cuts) != expected:
+            raise ValueError(f"cut points must be given for {', '.join(expected)} in that "
+                             f"order, got {', '.join(self.cuts)}")
+        values = [self.cuts[t] for t in expected]
+        if any(a < b for a, b in zip(values, values[1:], strict=False)):
+            raise ValueError(f"cut points must not increase from S to C: {dict(self.cuts)}")
+        if not 0 <= self.hysteresis < 1:
+            raise ValueError(f"hysteresis must be in [0, 1), got {self.hysteresis}")
+        if self.cap not in RANKED:
+            raise ValueError(f"the ineligible cap must be one of {RANKED}, got {self.cap!r}")
+
+
+def cuts_from_shares(scores: Sequence[float], shares: Mapping[str, float]) -> dict[str, float]:
+    """Cut points that put the given cumulative shares of ``scores`` in S, S+A, S+A+B, ...
+
+    ``shares`` e.g. {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8}: the top 5% is S, the top 20%
+    is A or better. Used when tiers are defined as shares of the scored population.
+    """
+    values = np.asarray(scores, dtype=float)
+    if len(values) == 0:
+        raise ValueError("cannot place cut points without scores")
+    levels = [shares[t] for t in RANKED[:-1]]
+    if any(not 0 < s < 1 for s in levels) or levels != sorted(levels):
+        raise ValueError(f"cumulative tier shares must rise within (0, 1): {dict(shares)}")
+    return {t: float(np.quantile(values, 1 - s)) for t, s in zip(RANKED, levels, strict=False)}
+
+
+def _index(tiers: np.ndarray) -> np.ndarray:
+    """Position of each tier in RANKED (0 = S), len(RANKED) for no/unknown tier."""
+    lookup = {t: i for i, t in enumerate(RANKED)}
+    return np.array([lookup.get(t, len(RANKED)) for t in tiers], dtype=int)
+
+
+def _best_reached(score: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """Index of the best tier whose cut ``score`` reaches; D (the last) when none."""
+    reached = score[:, None] >= cuts[None, :]
+    return np.where(reached.any(axis=1), reached.argmax(axis=1), len(cuts))
+
+
+def assign_tiers(
+    score: Sequence[float],
+    previous: Sequence[str | None],
+    eligible: Sequence[bool],
+    tenure_days: Sequence[float],
+    policy: TierPolicy,
+    hysteresis: bool = True,
+) -> np.ndarray:
+    """The tier of every row (object array of RANKED names or ``new``)."""
+    score = np.asarray(score, dtype=float)
+    if np.isnan(score).any():
+        raise ValueError("tiering needs a score for every entity")
+    cuts = np.array([policy.cuts[t] for t in RANKED[:-1]])
+    raw = _best_reached(score, cuts)
+    if hysteresis and policy.hysteresis > 0:
+        h = policy.hysteresis
+        prev = _index(np.asarray(previous, dtype=object))
+        has_prev = prev < len(RANKED) - 1  # D needs no defending: nothing is below it
+        prev_cut = cuts[np.minimum(prev, len(cuts) - 1)]
+        holds = has_prev & (score >= prev_cut * (1 - h))
+        up = _best_reached(score, cuts * (1 + h))
+        tier = np.where(holds, np.minimum(prev, up), np.where(prev == len(RANKED) - 1,
+                                                             up, raw))
+    else:
+        tier = raw
+    capped = np.where(np.asarray(eligible, dtype=bool), tier,
+                      np.maximum(tier, RANKED.index(policy.cap)))
+    names = np.array(RANKED, dtype=object)[capped]
+    tenure = np.asarray(tenure_days, dtype=float)
+    return np.where(~np.isnan(tenure) & (tenure < policy.new_days), NEW, names).astype(object)
+
+
+def tier_churn(previous: Sequence[str | None], current: Sequence[str]) -> float:
+    """Share of the entities that had a ranked tier before whose tier changed."""
+    prev = np.asarray(previous, dtype=object)
+    cur = np.asarray(current, dtype=object)
+    had = np.isin(prev, RANKED)
+    if not had.any():
+        return float("nan")
+    return float((prev[had] != cur[had]).mean())

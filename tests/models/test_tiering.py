@@ -1,0 +1,83 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from growth.models.tiering import (
+    Gate,
+    TierPolicy,
+    assign_tiers,
+    cuts_from_shares,
+    failed_gates,
+    tier_churn,
+)
+
+POLICY = TierPolicy(cuts={"S": 1000.0, "A": 500.0, "B": 100.0, "C": 10.0},
+                    hysteresis=0.1, new_days=30, cap="C")
+
+
+def tiers(score, previous=None, eligible=None, tenure=None, hysteresis=True):
+    n = len(score)
+    return assign_tiers(score, previous or [None] * n, eligible or [True] * n,
+                        tenure or [365] * n, POLICY, hysteresis).tolist()
+
+
+def test_cut_points_without_history():
+    # on a cut point is in the tier; just below is not; nothing below C's cut is D
+    assert tiers([1000, 999, 500, 100, 10, 9.99, 0]) == ["S", "A", "A", "B", "C", "D", "D"]
+
+
+def test_hysteresis_holds_a_tier_near_its_cut_and_promotes_only_past_the_margin():
+    previous = ["A", "A", "B", "B", "B", "D", "D", None]
+    score = [460, 449, 540, 551, 89, 10.5, 11.1, 10.5]
+    assert tiers(score, previous) == [
+        "A",  # 460 >= 500 x 0.9: A held
+        "B",  # 449 < 450: demoted to its raw tier
+        "B",  # 540 < 550 (A's cut + 10%): stays B
+        "A",  # 551 >= 550: promoted
+        "C",  # 89 < 90: demoted to its raw tier
+        "D",  # 10.5 < 11 (C's cut + 10%): D stays D
+        "C",  # 11.1 >= 11: promoted
+        "C",  # no previous tier: raw
+    ]
+    # without hysteresis every row takes its raw tier
+    assert tiers(score, previous, hysteresis=False) == ["B", "B", "A", "A", "C", "C", "C", "C"]
+
+
+def test_ineligible_entities_are_capped_and_new_ones_are_new():
+    assert tiers([2000, 2000, 50, 2000], eligible=[False, True, False, True],
+                 tenure=[365, 365, 365, 29]) == ["C", "S", "C", "new"]
+    # tenure exactly new_days is no longer new; unknown tenure is not new
+    assert tiers([2000, 2000], tenure=[30, float("nan")]) == ["S", "S"]
+
+
+def test_policy_and_score_validation():
+    with pytest.raises(ValueError, match="S, A, B, C in that order"):
+        TierPolicy(cuts={"A": 1.0, "S": 2.0, "B": 0.5, "C": 0.1})
+    with pytest.raises(ValueError, match="must not increase"):
+        TierPolicy(cuts={"S": 1.0, "A": 2.0, "B": 0.5, "C": 0.1})
+    with pytest.raises(ValueError, match="hysteresis"):
+        TierPolicy(cuts=POLICY.cuts, hysteresis=1.0)
+    with pytest.raises(ValueError, match="score for every entity"):
+        tiers([1.0, float("nan")])
+
+
+def test_cuts_from_shares():
+    cuts = cuts_from_shares(np.arange(100, dtype=float), {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8})
+    assert cuts == pytest.approx({"S": 94.05, "A": 79.2, "B": 49.5, "C": 19.8})
+    with pytest.raises(ValueError, match="rise within"):
+        cuts_from_shares([1.0], {"S": 0.5, "A": 0.2, "B": 0.6, "C": 0.8})
+    with pytest.raises(ValueError, match="without scores"):
+        cuts_from_shares([], {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8})
+
+
+def test_gates_and_churn():
+    frame = pd.DataFrame({"orders": [10.0, 2.0, np.nan], "rating": [4.5, np.nan, 3.0]})
+    gates = [Gate("min_orders", "orders", ">=", 5), Gate("rating", "rating", ">=", 4.0, True)]
+    assert failed_gates(frame, gates) == [[], ["min_orders"], ["min_orders", "rating"]]
+    assert failed_gates(frame, []) == [[], [], []]
+    with pytest.raises(KeyError, match="lacks"):
+        failed_gates(frame, [Gate("x", "missing", "<=", 1)])
+    with pytest.raises(ValueError, match="operator"):
+        Gate("x", "orders", ">", 1)
+    assert tier_churn(["A", "B", None, "new"], ["A", "C", "S", "A"]) == 0.5
+    assert np.isnan(tier_churn([None], ["A"]))
