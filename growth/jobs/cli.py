@@ -89,8 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         build_training_set,
         dq_report,
         ingest,
+        models_cli,
         runs,
+        score,
         simulate,
+        train_models,
     )
 
     parser = argparse.ArgumentParser(
@@ -134,6 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build_training_set.add_arguments(p)
     p.set_defaults(func=build_training_set.execute)
+
+    p = sub.add_parser(
+        "train", help="backtest and train the value and potential models of an entity; "
+        "promote the new one if it beats the champion"
+    )
+    train_models.add_arguments(p)
+    p.set_defaults(func=train_models.execute)
+
+    p = sub.add_parser(
+        "score", help="score a snapshot with the champions -> <entity>_tiers, potential_scores"
+    )
+    score.add_arguments(p)
+    p.set_defaults(func=score.execute)
+
+    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
+    models_cli.add_arguments(p)
 
     p = sub.add_parser("sql", help="run a SQL query against the growth database")
     p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')

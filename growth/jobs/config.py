@@ -61,6 +61,30 @@ class Config:
     # the first, blocking above the second.
     dq_psi_warn: float = 0.25
     dq_psi_error: float = 1.0
+    # Tiers: cumulative shares of the scored population in S, S+A, S+A+B, S+A+B+C (D is
+    # the rest). S+A must equal label_top_share: "tier A or better" is what the potential
+    # model predicts. Hysteresis: the relative margin around a cut an entity must cross to
+    # change tier. Entities younger than tier_new_days are "new".
+    tier_shares: str = "0.05,0.2,0.5,0.8"
+    tier_hysteresis: float = 0.1
+    tier_new_days: int = 30
+    tier_ineligible_cap: str = "C"
+    # Eligibility gates (an entity failing one is capped at tier_ineligible_cap).
+    merchant_min_orders_90d: int = 5
+    merchant_min_rating: float = 3.5
+    merchant_max_late_rate: float = 0.15
+    merchant_max_failed_rate: float = 0.05
+    creator_min_active_days_30d: int = 4
+    creator_min_followers: int = 1000
+    # Training: cutoffs of the weekly training run, backtest folds, champion margin (on the
+    # primary metric: ROC-AUC for potential, normalized Gini for value), and the row count
+    # above which training moves from the driver to xgboost.spark.
+    train_every_days: int = 14
+    train_cutoffs: int = 8
+    backtest_folds: int = 3
+    promotion_margin: float = 0.005
+    spark_training_rows: int = 3_000_000
+    potential_top_k: int = 100
 
     @property
     def raw_root(self) -> Path:

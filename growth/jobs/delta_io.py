@@ -127,13 +127,15 @@ def replace_dates(
     column: str,
     dates: Sequence[date] | None,
     audit: Callable[[DataFrame, int], None] | None = None,
+    also: str | None = None,
 ) -> int:
     """Replace the ``dates`` partitions of a table partitioned by ``column`` (None: all of
     it) with ``df``, written one file per date; return the rows written.
 
     Write, audit, publish: the candidate is materialised once (cached), ``audit(candidate,
     rows)`` may inspect it and raise, and only then does one Delta commit replace the
-    partitions; an audit that raises leaves the table at its previous version."""
+    partitions; an audit that raises leaves the table at its previous version. ``also``
+    narrows the replaced rows further (a SQL predicate, e.g. one entity type's rows)."""
     df = df.repartition(column).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         rows = df.count()
@@ -143,6 +145,8 @@ def replace_dates(
             predicate = "true"
         else:
             predicate = f"`{column}` IN (" + ", ".join(f"DATE'{d}'" for d in dates) + ")"
+        if also:
+            predicate = f"({predicate}) AND ({also})"
         replace_where(spark, df, name, predicate, partition_by=(column,))
         return rows
     finally:

@@ -32,11 +32,9 @@ def kind_of(model: object) -> str:
     raise TypeError(f"cannot store a {type(model).__name__}")
 
 
-def save(model: ValueModel | PotentialModel | LookalikeModel, features: list[str],
-         directory: Path) -> None:
-    """Write a fitted model and the feature order it expects into ``directory``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    model.model_.save_model(directory / "booster.json")
+def to_texts(model: ValueModel | PotentialModel | LookalikeModel,
+             features: list[str]) -> dict[str, str]:
+    """The two files of a stored model, by file name, as text (what scoring broadcasts)."""
     state: dict = {"format": FORMAT_VERSION, "kind": kind_of(model),
                    "params": model.get_params(), "features": list(features)}
     if hasattr(model, "calibration_x_"):
@@ -44,28 +42,49 @@ def save(model: ValueModel | PotentialModel | LookalikeModel, features: list[str
                                 "y": model.calibration_y_.tolist()}
     if hasattr(model, "c_"):
         state["c"] = model.c_
-    (directory / "model.json").write_text(json.dumps(state, indent=1))
+    booster = model.model_.get_booster().save_raw("json").decode()
+    return {"booster.json": booster, "model.json": json.dumps(state, indent=1)}
 
 
-def load(directory: Path) -> tuple[ValueModel | PotentialModel | LookalikeModel, list[str]]:
-    """The model stored in ``directory`` and its feature order."""
-    meta, booster = directory / "model.json", directory / "booster.json"
-    for path in (meta, booster):
-        if not path.is_file():
-            raise ModelFormatError(f"{path} is missing: {directory} is not a stored model")
-    state = json.loads(meta.read_text())
+def from_texts(texts: dict[str, str], source: str = "the model texts"
+               ) -> tuple[ValueModel | PotentialModel | LookalikeModel, list[str]]:
+    """The model and its feature order back from ``to_texts``' output."""
+    state = json.loads(texts["model.json"])
     if state.get("format") != FORMAT_VERSION or state.get("kind") not in KINDS:
-        raise ModelFormatError(f"{meta}: format {state.get('format')!r}, kind "
+        raise ModelFormatError(f"{source}: format {state.get('format')!r}, kind "
                                f"{state.get('kind')!r}; this code reads format {FORMAT_VERSION}")
     model = KINDS[state["kind"]](**state["params"])
     inner = xgb.XGBRegressor() if state["kind"] == "value" else xgb.XGBClassifier()
-    inner.load_model(booster)
+    inner.load_model(bytearray(texts["booster.json"].encode()))
     model.model_ = inner
     if "calibration" in state:
         model.calibration_x_ = np.asarray(state["calibration"]["x"], dtype=float)
         model.calibration_y_ = np.asarray(state["calibration"]["y"], dtype=float)
-        model.classes_ = np.array([0, 1])
     if "c" in state:
         model.c_ = float(state["c"])
+    if state["kind"] != "value":
         model.classes_ = np.array([0, 1])
     return model, list(state["features"])
+
+
+def save(model: ValueModel | PotentialModel | LookalikeModel, features: list[str],
+         directory: Path) -> None:
+    """Write a fitted model and the feature order it expects into ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in to_texts(model, features).items():
+        (directory / name).write_text(text)
+
+
+def read_texts(directory: Path) -> dict[str, str]:
+    texts = {}
+    for name in ("model.json", "booster.json"):
+        path = directory / name
+        if not path.is_file():
+            raise ModelFormatError(f"{path} is missing: {directory} is not a stored model")
+        texts[name] = path.read_text()
+    return texts
+
+
+def load(directory: Path) -> tuple[ValueModel | PotentialModel | LookalikeModel, list[str]]:
+    """The model stored in ``directory`` and its feature order."""
+    return from_texts(read_texts(directory), str(directory / "model.json"))

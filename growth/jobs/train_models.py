@@ -1,0 +1,182 @@
+"""Weekly training: ``<entity>_training_set`` -> value and potential models in the registry.
+
+For each kind (value: GMV of the next horizon; potential: P(below tier B -> tier A or
+better)):
+
+1. the training set over ``GROWTH_TRAIN_CUTOFFS`` cutoffs ``GROWTH_TRAIN_EVERY_DAYS`` apart is
+   (re)built and validated, and read back at its exact Delta version;
+2. a rolling-origin backtest over ``GROWTH_BACKTEST_FOLDS`` out-of-time folds scores the new
+   model (the challenger) beside the rule baselines and, on the same folds, the current
+   champion's specification (its features and parameters, retrained per fold);
+3. the challenger is fitted on every cutoff and registered. It becomes champion only if its
+   primary metric (ROC-AUC, normalized Gini) beats the champion's by
+   ``GROWTH_PROMOTION_MARGIN``; the first model of a name must beat every baseline instead.
+
+The backtest report (the model beside the baselines) is logged, stored in the registry row
+and printed by ``growth models show``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+
+from growth.errors import GrowthError
+from growth.features.registry import DAILY_TABLES
+from growth.jobs import build_training_set, delta_io, model_registry, model_settings
+from growth.jobs.config import Config, load_config
+from growth.jobs.run_log import RunRecord, recorded
+from growth.jobs.session import get_spark
+from growth.models import backtest as bt
+
+log = logging.getLogger(__name__)
+
+JOB = "train_models"
+
+
+def _fit(kind: str, params: dict | None):
+    def fit(X: np.ndarray, y: np.ndarray, cutoffs: np.ndarray):
+        model = model_settings.estimator(kind, params)
+        return model.fit(X, y, cutoffs) if kind == "potential" else model.fit(X, y)
+    return fit
+
+
+def _predict(kind: str):
+    if kind == "potential":
+        return lambda model, X: model.predict_proba(X)[:, 1]
+    return lambda model, X: model.predict(X)
+
+
+def _task(cfg: Config, entity: str, kind: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The rows and target column of one kind of model."""
+    if kind == "potential":
+        b_share = model_settings.tier_shares(cfg)["B"]
+        rows = bt.potential_population(frame, b_share)
+        return rows.assign(target=rows["reached_top_tier"].astype(float)), "target"
+    return frame.assign(target=frame["future_value"].astype(float)), "target"
+
+
+def _report(cfg: Config, kind: str):
+    return bt.potential_report(cfg.potential_top_k) if kind == "potential" else bt.value_report
+
+
+def decide(
+    primary: str,
+    challenger: dict[str, float],
+    rules: dict[str, dict[str, float]],
+    champion: dict[str, float] | None,
+    margin: float,
+) -> tuple[str, str]:
+    """(status, why) of a newly trained model."""
+    value = challenger.get(primary, math.nan)
+    if math.isnan(value):
+        return "challenger", f"its backtest {primary} is undefined (a fold had one class)"
+    if champion is None:
+        beaten = [n for n, m in rules.items() if not value > m.get(primary, -math.inf)]
+        if beaten:
+            return "challenger", f"{primary} {value:.4f} does not beat baseline(s) {', '.join(beaten)}"
+        return "champion", f"first model; {primary} {value:.4f} beats every baseline"
+    best = champion.get(primary, math.nan)
+    if math.isnan(best) or value >= best + margin:
+        return "champion", f"{primary} {value:.4f} beats the champion's {best:.4f} by >= {margin:g}"
+    return "challenger", f"{primary} {value:.4f} does not beat the champion's {best:.4f} + {margin:g}"
+
+
+def train_kind(
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, kind: str,
+    frame: pd.DataFrame, training: dict, as_of: date,
+) -> tuple[int, str, str]:
+    """Backtest, fit and register one model; return (version, status, report)."""
+    rows, target = _task(cfg, entity, kind, frame)
+    features = model_settings.model_features(entity)
+    primary = model_settings.PRIMARY_METRIC[kind]
+    name = model_registry.model_name(entity, kind)
+    run = lambda feats, params: bt.backtest(  # noqa: E731
+        rows, feats, target, _fit(kind, params), _predict(kind), _report(cfg, kind),
+        bt.baselines(model_settings.VALUE_STEM[entity]), cfg.label_horizon_days,
+        cfg.backtest_folds, log.info,
+    )
+    log.info("%s: backtesting the challenger on %d rows", name, len(rows))
+    challenger, rules = bt.mean_metrics(run(features, None))
+    current = model_registry.champion(spark, cfg, name)
+    champion_metrics = None
+    if current is not None:
+        log.info("%s: backtesting champion v%d's specification on the same folds",
+                 name, current.version)
+        champion_metrics, _ = bt.mean_metrics(run(list(current.features), json.loads(current.params)))
+    status, why = decide(primary, challenger, rules, champion_metrics, cfg.promotion_margin)
+    report = bt.format_table(
+        f"{name} backtest: {cfg.backtest_folds} out-of-time folds, {len(rows):,} rows", challenger,
+        {**({f"champion v{current.version}": champion_metrics} if champion_metrics else {}), **rules},
+    )
+    log.info("%s\n%s: %s", report, name, why)
+    model = _fit(kind, None)(rows[features].to_numpy(np.float32), rows[target].to_numpy(float),
+                             rows["as_of_date"].to_numpy())
+    version = model_registry.register(
+        spark, cfg, entity=entity, kind=kind, model=model, features=features, status=status,
+        trained_as_of=as_of, training={**training, "rows": len(rows)}, primary_metric=primary,
+        primary_value=challenger.get(primary),
+        champion_primary_value=champion_metrics.get(primary) if champion_metrics else None,
+        metrics=challenger, baseline_metrics=rules, backtest_report=f"{report}\n{why}",
+        run_id=record.run_id,
+    )
+    return version, status, f"{report}\n{name} v{version}: {status} ({why})"
+
+
+def run(spark: SparkSession, cfg: Config, as_of: date, entity: str,
+        cutoffs: list[date] | None = None) -> list[str]:
+    """Train and register the value and potential models of ``entity``; return the reports."""
+    cutoffs = cutoffs or build_training_set.regular_cutoffs(
+        as_of, cfg.label_horizon_days, cfg.train_every_days, cfg.train_cutoffs)
+    model_settings.tier_shares(cfg)  # fail on a bad setting before any work
+    build_training_set.run(spark, cfg, as_of, entity, cutoffs)
+    table = cfg.table(build_training_set.training_table(entity))
+    record = RunRecord(job=JOB, target_table=cfg.table(model_registry.REGISTRY_TABLE), as_of=as_of)
+    with recorded(spark, cfg, record):
+        version = delta_io.current_version(spark, table)
+        data = spark.read.option("versionAsOf", version).table(table)
+        rows = data.count()
+        record.rows_in, record.versions_read = rows, f"{table}@{version}"
+        if rows > cfg.spark_training_rows:
+            raise GrowthError(
+                f"{table} v{version} has {rows:,} rows, above GROWTH_SPARK_TRAINING_ROWS="
+                f"{cfg.spark_training_rows:,}: distributed training with xgboost.spark is not "
+                "available yet; raise the setting if the driver has the memory, or train on "
+                "fewer cutoffs (GROWTH_TRAIN_CUTOFFS)"
+            )
+        key = DAILY_TABLES[entity].key
+        frame = data.toPandas()
+        log.info("%s v%d: %d rows x %d columns on the driver", table, version, len(frame),
+                 frame.shape[1] - 1)
+        training = {"from": min(cutoffs), "to": max(cutoffs), "cutoffs": len(set(cutoffs)),
+                    "table": table, "version": version}
+        reports, statuses = [], []
+        for kind in model_registry.KINDS:
+            number, status, report = train_kind(spark, cfg, record, entity, kind,
+                                                frame.drop(columns=[key]), training, as_of)
+            reports.append(report)
+            statuses.append(f"{kind} v{number} {status}")
+        record.rows_inserted = len(reports)
+        record.message = "; ".join(statuses)
+        record.status = "success"
+        return reports
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--entity", required=True, choices=("merchant", "creator"))
+    parser.add_argument("--as-of", required=True, type=date.fromisoformat,
+                        help="run date: the latest cutoff is the last whose horizon ended by then")
+
+
+def execute(args: argparse.Namespace) -> None:
+    cfg = load_config()
+    reports = run(get_spark(cfg, f"train-{args.entity}"), cfg, args.as_of, args.entity)
+    sys.stdout.write("\n\n".join(reports) + "\n")

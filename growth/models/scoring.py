@@ -1,0 +1,88 @@
+"""Scoring a batch of snapshots with the champion models (pandas in, pandas out).
+
+Grain: one row per entity of one as-of. The job runs these functions inside Spark's
+``mapInPandas``, one Arrow batch at a time, with the champions broadcast to every executor.
+
+``score_batch`` reads the key, ``as_of_date``, the models' feature columns and the columns
+it carries through (``previous_tier``, ``tenure_days``, ...); it writes ``SCORED_COLUMNS``. ``tier_batch`` adds ``tier`` and ``raw_tier`` (the
+tier without hysteresis, kept so that churn with and without it can be queried).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from growth.models.estimators import PotentialModel, ValueModel
+from growth.models.reasons import top_reasons
+from growth.models.tiering import NEW, Gate, TierPolicy, assign_tiers, failed_gates
+
+SCORED_COLUMNS = ("score", "failed_gates", "value_reasons", "potential_raw",
+                  "potential_probability", "potential_reasons")
+
+
+@dataclass(frozen=True)
+class Champions:
+    """The models scoring uses, each with the feature order it was trained on."""
+
+    value: ValueModel
+    value_features: Sequence[str]
+    potential: PotentialModel
+    potential_features: Sequence[str]
+
+
+def _matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise KeyError(f"the snapshot lacks the model's feature(s) {', '.join(missing)}: "
+                       "the model was trained on another feature set; retrain it")
+    return frame[list(features)].to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def score_batch(
+    frame: pd.DataFrame,
+    key: str,
+    models: Champions,
+    units: Mapping[str, str],
+    gates: Sequence[Gate],
+    reasons: int = 3,
+    keep: Sequence[str] = ("previous_tier", "tenure_days"),
+) -> pd.DataFrame:
+    """The value score, eligibility and potential of every row, with their reasons; the
+    ``keep`` columns are carried through."""
+    out = frame[[key, "as_of_date", *keep]].copy()
+    if frame.empty:
+        for column in SCORED_COLUMNS:
+            out[column] = pd.Series(dtype=object)
+        return out
+    X = _matrix(frame, models.value_features)
+    out["score"] = np.maximum(models.value.predict(X), 0.0)
+    out["failed_gates"] = failed_gates(frame, gates)
+    out["value_reasons"] = top_reasons(models.value.contributions(X), frame,
+                                       models.value_features, units, reasons)
+    Xp = _matrix(frame, models.potential_features)
+    raw = models.potential.raw_probability(Xp)
+    out["potential_raw"] = raw
+    out["potential_probability"] = models.potential.calibrate(raw)
+    out["potential_reasons"] = top_reasons(models.potential.contributions(Xp), frame,
+                                           models.potential_features, units, reasons)
+    return out
+
+
+def tier_batch(frame: pd.DataFrame, policy: TierPolicy) -> pd.DataFrame:
+    """``frame`` (``score_batch``'s output) plus ``tier`` and ``raw_tier``."""
+    out = frame.copy()
+    eligible = np.array([len(g) == 0 for g in frame["failed_gates"]], dtype=bool)
+    args = (frame["score"].to_numpy(float), frame["previous_tier"].to_numpy(object), eligible,
+            frame["tenure_days"].to_numpy(float, na_value=np.nan), policy)
+    out["tier"] = assign_tiers(*args, hysteresis=True)
+    out["raw_tier"] = assign_tiers(*args, hysteresis=False)
+    return out
+
+
+def in_potential_population(tiers: pd.Series) -> pd.Series:
+    """Entities the potential list is for: below tier B (C, D) or too new to be tiered."""
+    return tiers.isin(("C", "D", NEW))
