@@ -1,9 +1,13 @@
-"""growth_daily: the daily run of the growth platform, for the day that just ended.
+"""The growth platform's DAGs: wiring only, each task a ``growth`` CLI command run by
+spark-submit through the Airflow connection ``growth_spark`` (default: a local master).
 
-Tasks: ingest_entities -> ingest_activity -> ingest_outreach -> daily_aggregates ->
-features -> labels. Wiring only: each task is a ``growth`` CLI command run by spark-submit through the Airflow
-connection ``growth_spark`` (default: a local master). A run with logical date D processes
-the data of day D (``--as-of D``) and starts after D has ended.
+growth_daily, for the day that just ended (a run with logical date D processes day D,
+``--as-of D``, and starts after D has ended): ingest_entities -> ingest_activity ->
+ingest_outreach -> daily_aggregates -> features -> labels, and after features
+score_merchant -> score_creator (tiers and potential scores from the champion models).
+
+growth_training, weekly: train_merchant -> train_creator (training sets, backtests, the
+model registry's champions).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from importlib.util import find_spec
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, chain
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from growth.errors import DATA_QUALITY_EXIT_STATUS
+from growth.errors import DATA_QUALITY_EXIT_STATUS, NO_CHAMPION_EXIT_STATUS
 from growth.layout import (
     DATABASE,
     DQ_RESULTS_TABLE,
@@ -43,7 +47,8 @@ class GrowthSparkSubmitOperator(SparkSubmitOperator):
 
     Retries are for what a second try can fix (a lost executor, a busy metastore); a batch
     that failed its gate fails again until someone fixes the input, so its task is failed
-    without retrying and nothing downstream runs."""
+    without retrying and nothing downstream runs. Scoring before any model was trained is
+    not a failure of the day's data: that task is skipped."""
 
     def execute(self, context):  # noqa: ANN001, ANN201 - Airflow's signature
         try:
@@ -54,6 +59,11 @@ class GrowthSparkSubmitOperator(SparkSubmitOperator):
                     f"{self.task_id}: a data-quality gate blocked publishing (see the task log "
                     f"and 'growth dq --as-of {context['ds']}'); fix the input, then clear the task"
                 ) from exc
+            if f"Error code is: {NO_CHAMPION_EXIT_STATUS}." in str(exc):
+                raise AirflowSkipException(
+                    f"{self.task_id}: no champion model yet; the weekly growth_training DAG "
+                    "trains one ('growth models list' shows the registry)"
+                ) from exc
             raise
 
 
@@ -62,6 +72,7 @@ def table_asset(name: str) -> Asset:
 
 
 def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmitOperator:
+    """A growth CLI command for the run's logical date."""
     return GrowthSparkSubmitOperator(
         task_id=task_id,
         conn_id=SPARK_CONN_ID,
@@ -113,4 +124,45 @@ with DAG(
         )
         for task_id, command, topic in FEATURE_STORE_STEPS
     ]
+    scoring = [
+        spark_job(
+            f"score_{entity}",
+            ["score", "--entity", entity],
+            [table_asset(f"{entity}_tiers"), table_asset("potential_scores"),
+             table_asset(RUN_LOG_TABLE)],
+        )
+        for entity in ENTITIES
+    ]
     chain(*ingest_tasks, *feature_store)
+    # Scoring reads the day's snapshots, not its labels (those are for past cutoffs).
+    chain(feature_store[1], *scoring)
+
+
+with DAG(
+    dag_id="growth_training",
+    description=(
+        "Weekly: rebuild each entity's training set over the regular cutoffs, backtest and "
+        "train its value and potential models, and promote those that beat the champion."
+    ),
+    # Monday 03:00 UTC, after the daily run of Sunday has had time to finish.
+    schedule=CronDataIntervalTimetable("0 3 * * 1", timezone="UTC"),
+    start_date=datetime(2026, 1, 5),
+    catchup=False,
+    max_active_runs=1,
+    max_active_tasks=1,
+    default_args={
+        "owner": "growth",
+        "retries": 1,
+        "execution_timeout": timedelta(hours=4),
+    },
+    tags=["growth", "weekly", "models"],
+) as training_dag:
+    chain(*[
+        spark_job(
+            f"train_{entity}",
+            ["train", "--entity", entity],
+            [table_asset(f"{entity}_training_set"), table_asset("model_registry"),
+             table_asset(RUN_LOG_TABLE)],
+        )
+        for entity in ENTITIES
+    ])

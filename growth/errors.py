@@ -1,7 +1,8 @@
 """The platform's user-facing errors.
 
 Each subclass carries a message that names what is wrong and how to fix it, so the CLI prints
-it as is, without a traceback, and exits with its ``exit_status`` (1, or 3 for a blocked data-quality gate).
+it as is, without a traceback, and exits with its ``exit_status`` (1; 3 for a blocked
+data-quality gate; 4 when there is no champion model to score with yet).
 """
 
 from __future__ import annotations
@@ -16,3 +17,7 @@ class GrowthError(Exception):
 DATA_QUALITY_EXIT_STATUS = 3
 """The CLI's exit status when a data-quality gate blocked publishing. The scheduler fails
 such a task without retrying: the same input cannot pass on a second try."""
+
+NO_CHAMPION_EXIT_STATUS = 4
+"""The CLI's exit status when scoring finds no champion model: nothing was trained yet. The
+scheduler skips such a task (and what depends on it) instead of failing the daily run."""

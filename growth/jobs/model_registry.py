@@ -30,7 +30,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from growth.errors import GrowthError
+from growth.errors import NO_CHAMPION_EXIT_STATUS, GrowthError
 from growth.jobs import delta_io
 from growth.jobs.config import Config
 from growth.models import store
@@ -70,6 +70,13 @@ class RegistryError(GrowthError):
     """A model or version the command names does not exist, or cannot take that status."""
 
 
+class NoChampionError(RegistryError):
+    """Scoring needs a champion and none was trained or promoted yet."""
+
+    exit_status = NO_CHAMPION_EXIT_STATUS
+    run_status = "skipped"
+
+
 def model_name(entity: str, kind: str) -> str:
     return f"{entity}_{kind}"
 
@@ -101,7 +108,7 @@ def load_champion(spark: SparkSession, cfg: Config, name: str):
     """The champion of ``name`` as (model, feature order, registry row)."""
     row = champion(spark, cfg, name)
     if row is None:
-        raise RegistryError(
+        raise NoChampionError(
             f"no champion model for {name}: train one with 'growth train --entity "
             f"{name.split('_')[0]} --as-of D' (the weekly DAG does), or promote a version "
             "with 'growth models promote'"

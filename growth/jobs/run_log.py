@@ -142,12 +142,14 @@ def successful_runs(spark: SparkSession, cfg: Config, job: str) -> list[Row]:
 
 @contextmanager
 def recorded(spark: SparkSession, cfg: Config, record: RunRecord) -> Iterator[RunRecord]:
-    """Log ``record`` when the block ends: as it was set on success, ``failed`` with the
-    error on an exception (which propagates). The block sets status ``success``/``empty``."""
+    """Log ``record`` when the block ends: as it was set on success, ``failed`` (or the
+    exception's ``run_status``) with the error on an exception (which propagates). The block sets status ``success``/``empty``."""
     try:
         yield record
     except Exception as exc:
-        record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+        # An error may name a milder outcome (scoring before any model exists is "skipped").
+        record.status = getattr(exc, "run_status", "failed")
+        record.message = f"{type(exc).__name__}: {exc}"[:2000]
         raise
     finally:
         record.write(spark, cfg)

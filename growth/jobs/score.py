@@ -45,7 +45,7 @@ from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.models import store
 from growth.models.scoring import Champions, score_batch, tier_batch
-from growth.models.tiering import RANKED, TierPolicy, cuts_from_shares
+from growth.models.tiering import RANKED, TierPolicy
 
 log = logging.getLogger(__name__)
 

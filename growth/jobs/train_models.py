@@ -133,14 +133,23 @@ def train_kind(
 
 def run(spark: SparkSession, cfg: Config, as_of: date, entity: str,
         cutoffs: list[date] | None = None) -> list[str]:
-    """Train and register the value and potential models of ``entity``; return the reports."""
+    """Rebuild the training set over the regular cutoffs, then ``train``; return the reports."""
     cutoffs = cutoffs or build_training_set.regular_cutoffs(
         as_of, cfg.label_horizon_days, cfg.train_every_days, cfg.train_cutoffs)
     model_settings.tier_shares(cfg)  # fail on a bad setting before any work
     build_training_set.run(spark, cfg, as_of, entity, cutoffs)
+    return train(spark, cfg, as_of, entity)
+
+
+def train(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> list[str]:
+    """Train and register the value and potential models of ``entity`` on the current
+    version of its training set; return the backtest reports."""
     table = cfg.table(build_training_set.training_table(entity))
     record = RunRecord(job=JOB, target_table=cfg.table(model_registry.REGISTRY_TABLE), as_of=as_of)
     with recorded(spark, cfg, record):
+        if not delta_io.table_exists(spark, table):
+            raise GrowthError(f"{table} does not exist: build it with 'growth training-set "
+                              f"--entity {entity} --as-of {as_of}' (or run 'growth train')")
         version = delta_io.current_version(spark, table)
         data = spark.read.option("versionAsOf", version).table(table)
         rows = data.count()
@@ -154,9 +163,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str,
             )
         key = DAILY_TABLES[entity].key
         frame = data.toPandas()
+        cutoffs = sorted(set(frame["as_of_date"]))
         log.info("%s v%d: %d rows x %d columns on the driver", table, version, len(frame),
                  frame.shape[1] - 1)
-        training = {"from": min(cutoffs), "to": max(cutoffs), "cutoffs": len(set(cutoffs)),
+        training = {"from": cutoffs[0], "to": cutoffs[-1], "cutoffs": len(cutoffs),
                     "table": table, "version": version}
         reports, statuses = [], []
         for kind in model_registry.KINDS:

@@ -90,21 +90,6 @@ class TierPolicy:
             raise ValueError(f"the ineligible cap must be one of {RANKED}, got {self.cap!r}")
 
 
-def cuts_from_shares(scores: Sequence[float], shares: Mapping[str, float]) -> dict[str, float]:
-    """Cut points that put the given cumulative shares of ``scores`` in S, S+A, S+A+B, ...
-
-    ``shares`` e.g. {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8}: the top 5% is S, the top 20%
-    is A or better. Used when tiers are defined as shares of the scored population.
-    """
-    values = np.asarray(scores, dtype=float)
-    if len(values) == 0:
-        raise ValueError("cannot place cut points without scores")
-    levels = [shares[t] for t in RANKED[:-1]]
-    if any(not 0 < s < 1 for s in levels) or levels != sorted(levels):
-        raise ValueError(f"cumulative tier shares must rise within (0, 1): {dict(shares)}")
-    return {t: float(np.quantile(values, 1 - s)) for t, s in zip(RANKED, levels, strict=False)}
-
-
 def _index(tiers: np.ndarray) -> np.ndarray:
     """Position of each tier in RANKED (0 = S), len(RANKED) for no/unknown tier."""
     lookup = {t: i for i, t in enumerate(RANKED)}

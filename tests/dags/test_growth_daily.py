@@ -1,4 +1,4 @@
-"""growth_daily parses cleanly and wires exactly the ingest groups, in dependency order."""
+"""growth_daily and growth_training parse cleanly and wire exactly their tasks, in order."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ from growth.layout import SOURCE_GROUPS, SOURCE_ORDER
 
 
 @pytest.fixture(scope="module")
-def dag():
+def bag():
     from airflow.dag_processing.dagbag import DagBag
 
     from tests.conftest import ROOT
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
+    assert set(bag.dags) == {"growth_daily", "growth_training"}
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(bag):
     return bag.dags["growth_daily"]
 
 
@@ -24,11 +30,40 @@ CHAIN = [
 ]
 
 
-def test_tasks_are_ingest_then_the_feature_store_in_a_chain(dag):
-    assert [t.task_id for t in dag.topological_sort()] == CHAIN
-    for task_id, downstream in zip(CHAIN, [*CHAIN[1:], None], strict=True):
-        expected = set() if downstream is None else {downstream}
-        assert dag.get_task(task_id).downstream_task_ids == expected
+def test_tasks_are_ingest_then_the_feature_store_then_scoring(dag):
+    assert {t.task_id for t in dag.tasks} == {*CHAIN, "score_merchant", "score_creator"}
+    downstream = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    assert downstream == {
+        "ingest_entities": {"ingest_activity"},
+        "ingest_activity": {"ingest_outreach"},
+        "ingest_outreach": {"daily_aggregates"},
+        "daily_aggregates": {"features"},
+        "features": {"labels", "score_merchant"},
+        "labels": set(),
+        "score_merchant": {"score_creator"},
+        "score_creator": set(),
+    }
+    for entity in ("merchant", "creator"):
+        task = dag.get_task(f"score_{entity}")
+        assert task.application_args == ["score", "--entity", entity, "--as-of", "{{ ds }}"]
+        assert {a.name for a in task.outlets} == {
+            f"growth.{entity}_tiers", "growth.potential_scores", "growth.run_log",
+            "growth.dq_results"}
+
+
+def test_weekly_training_trains_each_entity_in_turn(bag):
+    training = bag.dags["growth_training"]
+    assert [t.task_id for t in training.topological_sort()] == ["train_merchant", "train_creator"]
+    assert training.timetable.expression == "0 3 * * 1"
+    assert training.catchup is False and training.max_active_runs == 1
+    assert training.tags == {"growth", "weekly", "models"}
+    for entity in ("merchant", "creator"):
+        task = training.get_task(f"train_{entity}")
+        assert task.application_args == ["train", "--entity", entity, "--as-of", "{{ ds }}"]
+        assert task.retries == 1
+        assert {a.name for a in task.outlets} == {
+            f"growth.{entity}_training_set", "growth.model_registry", "growth.run_log",
+            "growth.dq_results"}
 
 
 def test_feature_store_tasks_publish_their_tables(dag):
@@ -95,3 +130,15 @@ def test_a_blocked_gate_fails_the_task_without_retries_other_failures_retry(dag,
     with pytest.raises(AirflowException) as raised:
         task.execute({"ds": "2026-10-31"})
     assert not isinstance(raised.value, AirflowFailException)
+
+
+def test_scoring_without_a_champion_is_skipped_not_failed(dag, monkeypatch):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+    def execute(self, context):
+        raise AirflowException("Cannot execute: spark-submit ... Error code is: 4.")
+
+    monkeypatch.setattr(SparkSubmitOperator, "execute", execute)
+    with pytest.raises(AirflowSkipException, match="no champion model yet"):
+        dag.get_task("score_merchant").execute({"ds": "2026-10-31"})

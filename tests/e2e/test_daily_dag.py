@@ -121,15 +121,18 @@ def test_silver_holds_one_row_per_key_and_quarantine_the_rest(spark, daily_run):
 
 
 def test_the_feature_store_is_built_after_ingest(spark, daily_run):
-    lake, done, _, _ = daily_run
+    lake, done, dag_log, _ = daily_run
     assert done.returncode == 0
     jobs = {
         r.job: r.status
         for r in delta(spark, lake, "run_log").where(F.col("job") != "ingest").collect()
     }
+    # No model was trained yet: scoring is skipped, and says why.
     assert jobs == {
-        "build_daily": "success", "build_features": "success", "build_labels": "success"
+        "build_daily": "success", "build_features": "success", "build_labels": "success",
+        "score": "skipped",
     }
+    assert "no champion model for merchant_value" in dag_log.read_text()
     merchants = delta(spark, lake, "silver_merchants").count()
     snapshot = delta(spark, lake, "merchant_features")
     assert [r[0] for r in snapshot.select("as_of_date").distinct().collect()] == [AS_OF]
@@ -158,6 +161,8 @@ def test_a_blocked_gate_fails_its_task_once_nothing_downstream_runs_and_a_rerun_
         "daily_aggregates": ("upstream_failed", 0),
         "features": ("upstream_failed", 0),
         "labels": ("upstream_failed", 0),
+        "score_merchant": ("upstream_failed", 0),
+        "score_creator": ("upstream_failed", 0),
     }
     results = delta(spark, lake, "dq_results").where(
         (F.col("table_name") == "growth.silver_orders") & ~F.col("success"))

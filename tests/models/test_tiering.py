@@ -6,7 +6,6 @@ from growth.models.tiering import (
     Gate,
     TierPolicy,
     assign_tiers,
-    cuts_from_shares,
     failed_gates,
     tier_churn,
 )
@@ -59,15 +58,6 @@ def test_policy_and_score_validation():
         TierPolicy(cuts=POLICY.cuts, hysteresis=1.0)
     with pytest.raises(ValueError, match="score for every entity"):
         tiers([1.0, float("nan")])
-
-
-def test_cuts_from_shares():
-    cuts = cuts_from_shares(np.arange(100, dtype=float), {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8})
-    assert cuts == pytest.approx({"S": 94.05, "A": 79.2, "B": 49.5, "C": 19.8})
-    with pytest.raises(ValueError, match="rise within"):
-        cuts_from_shares([1.0], {"S": 0.5, "A": 0.2, "B": 0.6, "C": 0.8})
-    with pytest.raises(ValueError, match="without scores"):
-        cuts_from_shares([], {"S": 0.05, "A": 0.2, "B": 0.5, "C": 0.8})
 
 
 def test_gates_and_churn():

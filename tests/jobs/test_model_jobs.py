@@ -1,0 +1,153 @@
+"""Training, the registry and scoring, on a synthetic training set with a known signal.
+
+The training set and snapshots are written directly (the feature store's own jobs are tested
+in test_feature_store_jobs): merchants whose GMV will rise are those with many clicks and a
+high conversion, which no single-feature rule baseline sees, so a model must beat them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from growth.errors import GrowthError
+from growth.features.registry import feature_names, label_columns
+from growth.jobs import delta_io, model_registry, score, train_models
+from growth.jobs.model_registry import RegistryError
+
+AS_OF = date(2026, 10, 31)
+CUTOFFS = [AS_OF - timedelta(days=14 * k) for k in range(8, 0, -1)]
+ENTITIES = 400
+
+
+def snapshot(cutoff: date, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = ENTITIES
+    frame = pd.DataFrame({name: rng.gamma(2.0, 50.0, n) for name in feature_names("merchant")})
+    frame.insert(0, "merchant_id", [f"m{i:04d}" for i in range(n)])
+    frame.insert(1, "as_of_date", cutoff)
+    frame["gmv_growth_30d"] = np.where(rng.random(n) < 0.2, np.nan, rng.gamma(2, 0.5, n))
+    frame["tenure_days"] = rng.integers(0, 700, n).astype(float)
+    frame["rating_mean_90d"] = rng.uniform(3, 5, n)
+    frame["late_delivery_rate_90d"] = rng.uniform(0, 0.2, n)
+    frame["failed_delivery_rate_90d"] = rng.uniform(0, 0.06, n)
+    return frame
+
+
+def labelled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed + 1000)
+    n = len(frame)
+    drive = np.log1p(frame["clicks_sum_30d"]) * np.log1p(frame["conversion_30d"])
+    future = np.exp(0.8 * (drive - drive.mean()) + 0.3 * rng.normal(size=n)) * 100
+    future[rng.random(n) < 0.3] = 0.0
+    out = frame.copy()
+    out["horizon_days"] = 90
+    out["past_value"] = frame["gmv_sum_90d"]
+    out["future_value"] = future
+    out["future_orders"] = (future / 20).astype("int64")
+    out["future_active_days"] = np.minimum(future / 10, 90).astype("int32")
+    out["grew"] = future >= 2 * out["past_value"]
+    rank = pd.Series(future).rank(method="min").to_numpy() - 1
+    out["future_value_rank"] = rank / (n - 1)
+    out["reached_top_tier"] = (future > 0) & (out["future_value_rank"] >= 0.8)
+    out["onboarded_after_outreach"] = False
+    assert [c.name for c in label_columns("merchant")] == list(out.columns[-9:])
+    return out
+
+
+@pytest.fixture(scope="module")
+def lake(spark, cfg, tmp_path_factory):
+    mcfg = dataclasses.replace(cfg, lake_root=tmp_path_factory.mktemp("model-lake"),
+                               database="mdl", train_every_days=14, train_cutoffs=8,
+                               backtest_folds=3)
+    spark.sql("CREATE DATABASE IF NOT EXISTS mdl")
+    training = pd.concat([labelled(snapshot(c, k), k) for k, c in enumerate(CUTOFFS)])
+    delta_io.overwrite(spark, spark.createDataFrame(training), mcfg.table("merchant_training_set"))
+    return mcfg
+
+
+def test_first_training_registers_champions_that_beat_the_baselines(spark, lake):
+    reports = train_models.train(spark, lake, AS_OF, "merchant")
+    assert [r.splitlines()[0].split(" backtest")[0] for r in reports] == [
+        "merchant_value", "merchant_potential"]
+    rows = {r.model_name: r for r in model_registry.versions(spark, lake)}
+    assert {n: (r.version, r.status) for n, r in rows.items()} == {
+        "merchant_value": (1, "champion"), "merchant_potential": (1, "champion")}
+    potential = rows["merchant_potential"]
+    baselines = json.loads(potential.baseline_metrics)
+    assert set(baselines) == {"trailing value 30d", "trailing value 90d", "growth ratio 30d"}
+    assert all(potential.primary_value > b["roc_auc"] for b in baselines.values())
+    assert potential.training_set_version == delta_io.current_version(
+        spark, lake.table("merchant_training_set"))
+    assert potential.training_cutoffs == 8
+    assert set(potential.metrics) >= {"roc_auc", "pr_auc", "precision_at_100", "brier", "ece"}
+    assert set(rows["merchant_value"].metrics) >= {"normalized_gini", "max_decile_gap"}
+    assert list(potential.features) == list(feature_names("merchant"))
+
+
+def test_retraining_the_same_spec_stays_a_challenger_then_promote_and_rollback(spark, lake):
+    train_models.train(spark, lake, AS_OF, "merchant")
+    status = {(r.model_name, r.version): r.status for r in model_registry.versions(spark, lake)}
+    assert status[("merchant_potential", 2)] == "challenger"
+    assert status[("merchant_potential", 1)] == "champion"
+    model_registry.promote(spark, lake, "merchant_potential", 2)
+    assert model_registry.champion(spark, lake, "merchant_potential").version == 2
+    assert model_registry.rollback(spark, lake, "merchant_potential") == (2, 1)
+    champions = [r for r in model_registry.versions(spark, lake, "merchant_potential")
+                 if r.status == "champion"]
+    assert [r.version for r in champions] == [1]
+    with pytest.raises(RegistryError, match="nothing to roll back to"):
+        model_registry.rollback(spark, lake, "merchant_potential")
+    with pytest.raises(RegistryError, match="no version 9"):
+        model_registry.promote(spark, lake, "merchant_potential", 9)
+    with pytest.raises(RegistryError, match="already the champion"):
+        model_registry.promote(spark, lake, "merchant_potential", 1)
+
+
+def test_scoring_publishes_tiers_and_the_potential_list(spark, lake):
+    features = lake.table("merchant_features")
+    for day, seed in ((AS_OF, 50), (AS_OF + timedelta(days=1), 50)):
+        frame = snapshot(day, seed)
+        if day > AS_OF:  # the next day: scores move a little
+            frame["clicks_sum_30d"] *= np.random.default_rng(7).uniform(0.9, 1.1, len(frame))
+        delta_io.replace_dates(spark, spark.createDataFrame(frame), features, "as_of_date", [day])
+    first = score.run(spark, lake, AS_OF, "merchant")
+    assert first == {"merchant_tiers": ENTITIES, "potential_scores": first["potential_scores"]}
+    tiers = spark.table(lake.table("merchant_tiers")).toPandas()
+    assert tiers["previous_tier"].isna().all()
+    counts = tiers["tier"].value_counts()
+    assert set(counts.index) <= {"S", "A", "B", "C", "D", "new"}
+    assert counts.get("new", 0) == (tiers["merchant_id"].isin(
+        snapshot(AS_OF, 50).query("tenure_days < 30")["merchant_id"])).sum()
+    assert (tiers["reasons"].map(len) <= 3).all() and tiers["reasons"].map(len).max() == 3
+    assert not tiers.loc[~tiers["eligible"], "tier"].isin(["S", "A", "B"]).any()
+    potential = spark.table(lake.table("potential_scores")).toPandas()
+    assert len(potential) == first["potential_scores"] == tiers["tier"].isin(
+        ["C", "D", "new"]).sum()
+    assert sorted(potential["rank"]) == list(range(1, len(potential) + 1))
+    top = potential.sort_values("rank")
+    assert top["probability"].is_monotonic_decreasing
+    assert potential["probability"].between(0, 1).all()
+
+    score.run(spark, lake, AS_OF + timedelta(days=1), "merchant")
+    second = spark.table(lake.table("merchant_tiers")).where(
+        f"as_of_date = DATE'{AS_OF + timedelta(days=1)}'").toPandas()
+    joined = second.merge(tiers[["merchant_id", "tier"]], on="merchant_id", suffixes=("", "_d"))
+    assert (joined["previous_tier"] == joined["tier_d"]).all()
+    message = spark.table(lake.table("run_log")).where("job = 'score'").orderBy(
+        "finished_at", ascending=False).first().message
+    with_h, without_h = [float(p.rstrip("%")) for p in
+                         message.replace(",", "").split() if p.endswith("%")]
+    assert with_h <= without_h
+
+
+def test_scoring_without_a_snapshot_or_a_champion_says_what_to_do(spark, lake):
+    with pytest.raises(GrowthError, match=r"no snapshot for 2026-12-25: build it first"):
+        score.run(spark, lake, date(2026, 12, 25), "merchant")
+    with pytest.raises(RegistryError, match="no champion model for creator_value: train"):
+        model_registry.load_champion(spark, lake, "creator_value")
