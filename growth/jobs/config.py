@@ -80,7 +80,7 @@ class Config:
     # primary metric: ROC-AUC for potential, normalized Gini for value), and the row count
     # above which training moves from the driver to xgboost.spark.
     train_every_days: int = 14
-    train_cutoffs: int = 8
+    train_cutoffs: int = 10
     backtest_folds: int = 3
     promotion_margin: float = 0.005
     spark_training_rows: int = 3_000_000
