@@ -85,6 +85,10 @@ class Config:
     promotion_margin: float = 0.005
     spark_training_rows: int = 3_000_000
     potential_top_k: int = 100
+    # Boosting: trees, depth and learning rate of every new model (a champion keeps its own).
+    model_trees: int = 300
+    model_max_depth: int = 5
+    model_learning_rate: float = 0.05
 
     @property
     def raw_root(self) -> Path:

@@ -62,7 +62,13 @@ def model_features(entity: str) -> list[str]:
     return list(feature_names(entity))
 
 
-def estimator(kind: str, params: dict | None = None) -> ValueModel | PotentialModel:
-    """A fresh, unfitted estimator of ``kind`` with the given (stored) parameters."""
+def new_params(cfg: Config) -> dict:
+    """The boosting parameters of a newly trained model."""
+    return {"n_estimators": cfg.model_trees, "max_depth": cfg.model_max_depth,
+            "learning_rate": cfg.model_learning_rate}
+
+
+def estimator(kind: str, params: dict) -> ValueModel | PotentialModel:
+    """A fresh, unfitted estimator of ``kind`` with the given (new or stored) parameters."""
     cls = {"value": ValueModel, "potential": PotentialModel}[kind]
-    return cls(**(params or {}))
+    return cls(**params)

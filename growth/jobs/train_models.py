@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 JOB = "train_models"
 
 
-def _fit(kind: str, params: dict | None):
+def _fit(kind: str, params: dict):
     def fit(X: np.ndarray, y: np.ndarray, cutoffs: np.ndarray):
         model = model_settings.estimator(kind, params)
         return model.fit(X, y, cutoffs) if kind == "potential" else model.fit(X, y)
@@ -105,7 +105,8 @@ def train_kind(
         cfg.backtest_folds, log.info,
     )
     log.info("%s: backtesting the challenger on %d rows", name, len(rows))
-    challenger, rules = bt.mean_metrics(run(features, None))
+    params = model_settings.new_params(cfg)
+    challenger, rules = bt.mean_metrics(run(features, params))
     current = model_registry.champion(spark, cfg, name)
     champion_metrics = None
     if current is not None:
@@ -118,7 +119,7 @@ def train_kind(
         {**({f"champion v{current.version}": champion_metrics} if champion_metrics else {}), **rules},
     )
     log.info("%s\n%s: %s", report, name, why)
-    model = _fit(kind, None)(rows[features].to_numpy(np.float32), rows[target].to_numpy(float),
+    model = _fit(kind, params)(rows[features].to_numpy(np.float32), rows[target].to_numpy(float),
                              rows["as_of_date"].to_numpy())
     version = model_registry.register(
         spark, cfg, entity=entity, kind=kind, model=model, features=features, status=status,

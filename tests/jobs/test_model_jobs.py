@@ -64,7 +64,7 @@ def labelled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 def lake(spark, cfg, tmp_path_factory):
     mcfg = dataclasses.replace(cfg, lake_root=tmp_path_factory.mktemp("model-lake"),
                                database="mdl", train_every_days=14, train_cutoffs=8,
-                               backtest_folds=3, label_horizon_days=28)
+                               backtest_folds=3, label_horizon_days=28, model_trees=60)
     spark.sql("CREATE DATABASE IF NOT EXISTS mdl")
     training = pd.concat([labelled(snapshot(c, k), k) for k, c in enumerate(CUTOFFS)])
     delta_io.overwrite(spark, spark.createDataFrame(training), mcfg.table("merchant_training_set"))
