@@ -18,7 +18,7 @@ import pandas as pd
 
 from growth.models.estimators import PotentialModel, ValueModel
 from growth.models.reasons import top_reasons
-from growth.models.tiering import NEW, Gate, TierPolicy, assign_tiers, failed_gates
+from growth.models.tiering import Gate, TierPolicy, assign_tiers, failed_gates
 
 SCORED_COLUMNS = ("score", "failed_gates", "value_reasons", "potential_raw",
                   "potential_probability", "potential_reasons")
@@ -81,8 +81,3 @@ def tier_batch(frame: pd.DataFrame, policy: TierPolicy) -> pd.DataFrame:
     out["tier"] = assign_tiers(*args, hysteresis=True)
     out["raw_tier"] = assign_tiers(*args, hysteresis=False)
     return out
-
-
-def in_potential_population(tiers: pd.Series) -> pd.Series:
-    """Entities the potential list is for: below tier B (C, D) or too new to be tiered."""
-    return tiers.isin(("C", "D", NEW))
