@@ -155,9 +155,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> dict[str,
             base = snapshot.join(previous, key, "left")
         scored = base.mapInPandas(score, _scored_schema(key)).persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            record.rows_in = scored.count()
+            # One pass gives both the row count and the cut points.
             quantiles = [1 - s for s in shares.values()]
-            cut_scores = scored.approxQuantile("score", quantiles, 0.0005)
+            record.rows_in, cut_scores = scored.agg(
+                F.count(F.lit(1)), F.percentile_approx("score", quantiles, 10_000)).first()
             cuts = dict(zip(RANKED, cut_scores, strict=False))
             # Guard the order against approximation noise: S's cut is never below A's.
             policy = TierPolicy(
