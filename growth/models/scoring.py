@@ -75,7 +75,7 @@ def score_batch(
 def tier_batch(frame: pd.DataFrame, policy: TierPolicy) -> pd.DataFrame:
     """``frame`` (``score_batch``'s output) plus ``tier`` and ``raw_tier``."""
     out = frame.copy()
-    eligible = np.array([len(g) == 0 for g in frame["failed_gates"]], dtype=bool)
+    eligible = np.fromiter(map(len, frame["failed_gates"]), dtype=np.int64, count=len(frame)) == 0
     args = (frame["score"].to_numpy(float), frame["previous_tier"].to_numpy(object), eligible,
             frame["tenure_days"].to_numpy(float, na_value=np.nan), policy)
     out["tier"] = assign_tiers(*args, hysteresis=True)

@@ -58,12 +58,18 @@ class Gate:
 
 
 def failed_gates(frame: pd.DataFrame, gates: Sequence[Gate]) -> list[list[str]]:
-    """Per row, the names of the gates it fails (empty when eligible)."""
+    """Per row, the names of the gates it fails (empty when eligible).
+
+    Rows are grouped by which gates they fail (at most 2^gates patterns, in practice a
+    handful), so the names are listed once per pattern and only copied per row.
+    """
     if not gates:
         return [[] for _ in range(len(frame))]
-    passed = np.column_stack([g.passes(frame) for g in gates])
-    names = np.array([g.name for g in gates])
-    return [names[~row].tolist() for row in passed]
+    failed = ~np.column_stack([g.passes(frame) for g in gates])
+    pattern = failed.astype(np.int64) @ (1 << np.arange(len(gates), dtype=np.int64))
+    names = [g.name for g in gates]
+    lists = {int(p): [n for i, n in enumerate(names) if p >> i & 1] for p in np.unique(pattern)}
+    return [lists[p].copy() for p in pattern.tolist()]
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,8 @@ class TierPolicy:
 
 def _index(tiers: np.ndarray) -> np.ndarray:
     """Position of each tier in RANKED (0 = S), len(RANKED) for no/unknown tier."""
-    lookup = {t: i for i, t in enumerate(RANKED)}
-    return np.array([lookup.get(t, len(RANKED)) for t in tiers], dtype=int)
+    codes = pd.Categorical(tiers, categories=RANKED).codes.astype(int)
+    return np.where(codes < 0, len(RANKED), codes)
 
 
 def _best_reached(score: np.ndarray, cuts: np.ndarray) -> np.ndarray:

@@ -1,7 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from growth.models.reasons import phrase, top_reasons
+from growth.features.registry import FEATURES
+from growth.models.reasons import phrase, phrases, top_reasons
 
 
 @pytest.mark.parametrize("name, unit, value, text", [
@@ -20,6 +22,18 @@ from growth.models.reasons import phrase, top_reasons
     ("rating_mean_90d", "stars", 4.62, "mean rating 4.62 (90 days)"),
     ("cancel_rate_90d", "share", float("nan"), "no cancel rate yet"),
     ("aov_mean_90d", "currency", None, "no average order value yet"),
+    # Rounding and sign edges, as Python's formats give them.
+    ("gmv_sum_30d", "currency", 1234.5, "GMV 1,234 (30 days)"),
+    ("aov_mean_90d", "currency", 99.96, "average order value 100.0 (90 days)"),
+    ("gmv_sum_30d", "currency", 0.0, "GMV 0 (30 days)"),
+    ("cancel_rate_90d", "share", -0.001, "cancel rate -0% (90 days)"),
+    ("follower_growth_30d", "followers", -2.5, "followers -2.50 in 30 days"),
+    ("gmv_growth_30d", "ratio", 1.0, "GMV up 0% on the previous 30 days"),
+    ("affiliate_gmv_growth_30d", "ratio", 0.995, "credited GMV down 1% on the previous 30 days"),
+    ("days_since_last_post", "days", 0, "0 days since the last post"),
+    ("gmv_slope_8w", "currency per week", 0.125, "weekly GMV rising 0.12 a week over 8 weeks"),
+    ("conversion_30d", "orders per click", 0.015, "orders per click 0.01 (30 days)"),
+    ("tenure_days", "days", 1500.0, "on the marketplace for 1,500 days"),
 ])
 def test_phrase(name, unit, value, text):
     assert phrase(name, unit, value) == text
@@ -41,3 +55,59 @@ def test_top_reasons_keep_the_largest_positive_contributions_in_order():
     ]
     with pytest.raises(ValueError, match="contribution columns"):
         top_reasons(np.zeros((1, 2)), values, features, units)
+
+
+# Values where a vectorised rendering could part from the per-value one: missing, zeros of
+# both signs, integers, half-way cases of every rounding (to a whole number, 2 and 1
+# decimals, whole percents), the 10 and 100 format switches, growth ratios around 1,
+# negatives, infinities and numbers beyond exact integers.
+EDGES = [
+    np.nan, 0.0, -0.0, 1.0, -1.0, 2.0, 0.5, 1.5, 2.5, -2.5, 0.125, 0.375, 1.005, 1.115, 2.675,
+    0.285, 0.005, 0.015, 0.045, -0.004, -0.005, -0.3, -0.5, 1e-9, -1e-9, 9.994, 9.995, 9.999,
+    10.0, 10.05, 10.25, 99.94, 99.95, 99.96, 100.0, 100.5, 101.5, -100.5, 999.5, 1000.0,
+    1234.5, 1234567.5, -98765.4, 0.994, 0.995, 1.004, 1.005, 1.5, 3.4, 0.09, 0.12, 4.62,
+    2**53 + 2.0, 1e20, -1e20, np.inf, -np.inf,
+]
+NAMES = sorted({(f.name, f.unit) for group in FEATURES.values() for f in group}
+               | {("cancel_rate", "share"), ("x_growth_30d", "followers"), ("plain", "")})
+
+
+@pytest.mark.parametrize("name, unit", NAMES)
+def test_phrases_render_every_value_as_phrase_does(name, unit):
+    rng = np.random.default_rng(len(name))
+    values = np.concatenate([
+        EDGES, EDGES,  # repeated values share one formatted sentence
+        rng.normal(0, 3, 300), rng.gamma(1.5, 200, 300), np.round(rng.uniform(0, 1.5, 300), 3),
+        rng.integers(-50, 5000, 300).astype(float), np.round(rng.uniform(-20, 20, 300), 2) + 0.005,
+    ])
+    assert phrases(name, unit, values).tolist() == [phrase(name, unit, v) for v in values]
+    assert phrases(name, unit, []).tolist() == []
+
+
+def per_row_reasons(contributions, values, features, units, k):
+    """The rendering before vectorisation: a stable sort and one ``phrase`` per reason."""
+    contributions = np.asarray(contributions, dtype=float)[:, : len(features)]
+    order = np.argsort(-contributions, axis=1, kind="stable")[:, :k]
+    return [[phrase(features[j], units.get(features[j], ""), float(values[features[j]][row]))
+             for j in best if contributions[row, j] > 0]
+            for row, best in enumerate(order)]
+
+
+@pytest.mark.parametrize("entity", sorted(FEATURES))
+def test_top_reasons_equal_the_per_row_rendering(entity):
+    features = [f.name for f in FEATURES[entity]]
+    units = {f.name: f.unit for f in FEATURES[entity]}
+    rng = np.random.default_rng(3)
+    n = 3000
+    values = pd.DataFrame({f: rng.choice(EDGES, n) if i % 3 == 0 else
+                           rng.gamma(1.5, 40, n) * rng.choice([1, -1, 0.01], n)
+                           for i, f in enumerate(features)})
+    contributions = rng.normal(0, 1, (n, len(features) + 1))
+    contributions[rng.random(contributions.shape) < 0.3] = 0.0
+    contributions[:400] = np.round(contributions[:400])  # ties, also across the k-th place
+    contributions[400:450] = -1.0  # no positive contribution: no reason
+    contributions[450:500, 1:] = -1.0  # a single one
+    for k in (1, 3, len(features), len(features) + 2):
+        assert top_reasons(contributions, values, features, units, k) == per_row_reasons(
+            contributions, values, features, units, k)
+    assert top_reasons(contributions[:0], values, features, units) == []

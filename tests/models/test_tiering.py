@@ -40,6 +40,8 @@ def test_hysteresis_holds_a_tier_near_its_cut_and_promotes_only_past_the_margin(
     ]
     # without hysteresis every row takes its raw tier
     assert tiers(score, previous, hysteresis=False) == ["B", "B", "A", "A", "C", "C", "C", "C"]
+    # "new", a missing value or an unknown name is no previous tier: the raw tier
+    assert tiers([460, 460, 460], ["new", np.nan, "Z"]) == ["B", "B", "B"]
 
 
 def test_ineligible_entities_are_capped_and_new_ones_are_new():
@@ -69,5 +71,12 @@ def test_gates_and_churn():
         failed_gates(frame, [Gate("x", "missing", "<=", 1)])
     with pytest.raises(ValueError, match="operator"):
         Gate("x", "orders", ">", 1)
+    result = failed_gates(pd.concat([frame] * 2, ignore_index=True), gates)
+    assert result == [[], ["min_orders"], ["min_orders", "rating"]] * 2
+    result[1].append("changed")  # rows failing the same gates do not share one list
+    assert result[4] == ["min_orders"]
+    only_rating = pd.DataFrame({"orders": [9.0], "rating": [1.0]})
+    assert failed_gates(only_rating, gates) == [["rating"]]
+    assert failed_gates(frame.iloc[:0], gates) == []
     assert tier_churn(["A", "B", None, "new"], ["A", "C", "S", "A"]) == 0.5
     assert np.isnan(tier_churn([None], ["A"]))
