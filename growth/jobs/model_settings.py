@@ -5,8 +5,11 @@ One place, so that training and scoring can never read the same setting differen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from growth.features.registry import FEATURES, feature_names
 from growth.jobs.config import Config, ConfigError
+from growth.models import backtest as bt
 from growth.models.estimators import PotentialModel, ValueModel
 from growth.models.tiering import RANKED, Gate
 
@@ -66,6 +69,11 @@ def new_params(cfg: Config) -> dict:
     """The boosting parameters of a newly trained model."""
     return {"n_estimators": cfg.model_trees, "max_depth": cfg.model_max_depth,
             "learning_rate": cfg.model_learning_rate}
+
+
+def backtest_report(cfg: Config, kind: str) -> Callable[..., dict[str, float]]:
+    """The metrics of one set of backtest scores of ``kind`` (``report(y, score, is_model)``)."""
+    return bt.potential_report(cfg.potential_top_k) if kind == "potential" else bt.value_report
 
 
 def estimator(kind: str, params: dict) -> ValueModel | PotentialModel:

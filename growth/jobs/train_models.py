@@ -14,6 +14,12 @@ better)):
 
 The backtest report (the model beside the baselines) is logged, stored in the registry row
 and printed by ``growth models show``.
+
+Where the models train depends on the training set's size: up to ``GROWTH_SPARK_TRAINING_ROWS``
+rows it is collected to the driver and fitted with XGBoost's scikit-learn API
+(``LocalTrainer``); above, it stays a Spark DataFrame and ``xgboost.spark`` fits it
+(``spark_training.SparkTrainer``). Both give the same estimators, folds and report; the
+report, the log and the run log's message say which path trained the models.
 """
 
 from __future__ import annotations
@@ -31,7 +37,14 @@ from pyspark.sql import SparkSession
 
 from growth.errors import GrowthError
 from growth.features.registry import DAILY_TABLES
-from growth.jobs import build_training_set, delta_io, model_registry, model_settings
+from growth.features.windows import AS_OF
+from growth.jobs import (
+    build_training_set,
+    delta_io,
+    model_registry,
+    model_settings,
+    spark_training,
+)
 from growth.jobs.config import Config, load_config
 from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
@@ -64,8 +77,36 @@ def _task(cfg: Config, entity: str, kind: str, frame: pd.DataFrame) -> tuple[pd.
     return frame.assign(target=frame["future_value"].astype(float)), "target"
 
 
-def _report(cfg: Config, kind: str):
-    return bt.potential_report(cfg.potential_top_k) if kind == "potential" else bt.value_report
+class LocalTrainer:
+    """Backtests and fits one kind of model of one entity on the driver (pandas frame of
+    the training set without its key; XGBoost's scikit-learn API).
+
+    ``spark_training.SparkTrainer`` has the same interface for training sets too big to
+    collect: ``count``, ``description``, ``backtest``, ``fit``, ``close``.
+    """
+
+    description = "on the driver with XGBoost's scikit-learn API"
+
+    def __init__(self, cfg: Config, entity: str, kind: str, frame: pd.DataFrame) -> None:
+        self.cfg, self.entity, self.kind = cfg, entity, kind
+        self.rows, self.target = _task(cfg, entity, kind, frame)
+        self.count = len(self.rows)
+
+    def backtest(self, features: list[str], params: dict) -> list[bt.Fold]:
+        return bt.backtest(
+            self.rows, features, self.target, _fit(self.kind, params), _predict(self.kind),
+            model_settings.backtest_report(self.cfg, self.kind),
+            bt.baselines(model_settings.VALUE_STEM[self.entity]), self.cfg.label_horizon_days,
+            self.cfg.backtest_folds, log.info,
+        )
+
+    def fit(self, features: list[str], params: dict):
+        return _fit(self.kind, params)(self.rows[features].to_numpy(np.float32),
+                                       self.rows[self.target].to_numpy(float),
+                                       self.rows["as_of_date"].to_numpy())
+
+    def close(self) -> None:
+        """Nothing to release: the frame goes with the trainer."""
 
 
 def decide(
@@ -92,38 +133,35 @@ def decide(
 
 def train_kind(
     spark: SparkSession, cfg: Config, record: RunRecord, entity: str, kind: str,
-    frame: pd.DataFrame, training: dict, as_of: date,
+    trainer: LocalTrainer | spark_training.SparkTrainer, training: dict, as_of: date,
 ) -> tuple[int, str, str]:
-    """Backtest, fit and register one model; return (version, status, report)."""
-    rows, target = _task(cfg, entity, kind, frame)
+    """Backtest, fit and register one model with ``trainer``; return (version, status,
+    report)."""
     features = model_settings.model_features(entity)
     primary = model_settings.PRIMARY_METRIC[kind]
     name = model_registry.model_name(entity, kind)
-    run = lambda feats, params: bt.backtest(  # noqa: E731
-        rows, feats, target, _fit(kind, params), _predict(kind), _report(cfg, kind),
-        bt.baselines(model_settings.VALUE_STEM[entity]), cfg.label_horizon_days,
-        cfg.backtest_folds, log.info,
-    )
-    log.info("%s: backtesting the challenger on %d rows", name, len(rows))
+    log.info("%s: backtesting the challenger on %d rows %s", name, trainer.count,
+             trainer.description)
     params = model_settings.new_params(cfg)
-    challenger, rules = bt.mean_metrics(run(features, params))
+    challenger, rules = bt.mean_metrics(trainer.backtest(features, params))
     current = model_registry.champion(spark, cfg, name)
     champion_metrics = None
     if current is not None:
         log.info("%s: backtesting champion v%d's specification on the same folds",
                  name, current.version)
-        champion_metrics, _ = bt.mean_metrics(run(list(current.features), json.loads(current.params)))
+        champion_metrics, _ = bt.mean_metrics(
+            trainer.backtest(list(current.features), json.loads(current.params)))
     status, why = decide(primary, challenger, rules, champion_metrics, cfg.promotion_margin)
     report = bt.format_table(
-        f"{name} backtest: {cfg.backtest_folds} out-of-time folds, {len(rows):,} rows", challenger,
+        f"{name} backtest: {cfg.backtest_folds} out-of-time folds, {trainer.count:,} rows, "
+        f"trained {trainer.description}", challenger,
         {**({f"champion v{current.version}": champion_metrics} if champion_metrics else {}), **rules},
     )
     log.info("%s\n%s: %s", report, name, why)
-    model = _fit(kind, params)(rows[features].to_numpy(np.float32), rows[target].to_numpy(float),
-                             rows["as_of_date"].to_numpy())
+    model = trainer.fit(features, params)
     version = model_registry.register(
         spark, cfg, entity=entity, kind=kind, model=model, features=features, status=status,
-        trained_as_of=as_of, training={**training, "rows": len(rows)}, primary_metric=primary,
+        trained_as_of=as_of, training={**training, "rows": trainer.count}, primary_metric=primary,
         primary_value=challenger.get(primary),
         champion_primary_value=champion_metrics.get(primary) if champion_metrics else None,
         metrics=challenger, baseline_metrics=rules, backtest_report=f"{report}\n{why}",
@@ -155,28 +193,35 @@ def train(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> list[st
         data = spark.read.option("versionAsOf", version).table(table)
         rows = data.count()
         record.rows_in, record.versions_read = rows, f"{table}@{version}"
-        if rows > cfg.spark_training_rows:
-            raise GrowthError(
-                f"{table} v{version} has {rows:,} rows, above GROWTH_SPARK_TRAINING_ROWS="
-                f"{cfg.spark_training_rows:,}: distributed training with xgboost.spark is not "
-                "available yet; raise the setting if the driver has the memory, or train on "
-                "fewer cutoffs (GROWTH_TRAIN_CUTOFFS)"
-            )
         key = DAILY_TABLES[entity].key
-        frame = data.toPandas()
-        cutoffs = sorted(set(frame["as_of_date"]))
-        log.info("%s v%d: %d rows x %d columns on the driver", table, version, len(frame),
-                 frame.shape[1] - 1)
+        on_spark = rows > cfg.spark_training_rows
+        if on_spark:
+            # Too big for the driver: the frame stays distributed and xgboost.spark fits it.
+            frame = data
+            cutoffs = sorted(r[0] for r in data.select(AS_OF).distinct().collect())
+            log.info("%s v%d: %d rows > GROWTH_SPARK_TRAINING_ROWS=%d, training with "
+                     "xgboost.spark", table, version, rows, cfg.spark_training_rows)
+        else:
+            frame = data.toPandas().drop(columns=[key])
+            cutoffs = sorted(set(frame[AS_OF]))
+            log.info("%s v%d: %d rows x %d columns on the driver", table, version, len(frame),
+                     frame.shape[1])
         training = {"from": cutoffs[0], "to": cutoffs[-1], "cutoffs": len(cutoffs),
                     "table": table, "version": version}
         reports, statuses = [], []
         for kind in model_registry.KINDS:
-            number, status, report = train_kind(spark, cfg, record, entity, kind,
-                                                frame.drop(columns=[key]), training, as_of)
+            trainer = (spark_training.SparkTrainer(spark, cfg, entity, kind, frame, key)
+                       if on_spark else LocalTrainer(cfg, entity, kind, frame))
+            try:
+                number, status, report = train_kind(spark, cfg, record, entity, kind, trainer,
+                                                    training, as_of)
+            finally:
+                trainer.close()
             reports.append(report)
             statuses.append(f"{kind} v{number} {status}")
         record.rows_inserted = len(reports)
-        record.message = "; ".join(statuses)
+        record.message = (f"{'; '.join(statuses)}; {rows:,} training rows trained "
+                          f"{trainer.description}")
         record.status = "success"
         return reports
 

@@ -115,16 +115,32 @@ def backtest(
     for test, train in folds(frame[AS_OF].unique(), horizon_days, count):
         train_rows = frame[frame[AS_OF].isin(train)]
         test_rows = frame[frame[AS_OF] == test]
-        y_test = test_rows[target].to_numpy(float)
         log(f"fold {test}: training on {len(train)} cutoff(s), {len(train_rows):,} rows")
         model = fit(train_rows[list(features)].to_numpy(np.float32),
                     train_rows[target].to_numpy(float), train_rows[AS_OF].to_numpy())
         scores = predict(model, test_rows[list(features)].to_numpy(np.float32))
-        fold = Fold(test, list(train), len(test_rows), int(y_test.sum()), report(y_test, scores))
-        for rule in rules:
-            fold.baselines[rule.name] = report(y_test, rule.score(test_rows), is_model=False)
-        out.append(fold)
+        out.append(evaluate_fold(test, train, test_rows, target, scores, report, rules))
     return out
+
+
+def evaluate_fold(
+    test: date,
+    train: Sequence[date],
+    rows: pd.DataFrame,
+    target: str,
+    scores: np.ndarray,
+    report: Callable[..., dict[str, float]],
+    rules: Sequence[Baseline],
+) -> Fold:
+    """One fold's result from its test rows (the target and the baselines' columns, one
+    row per entity of the test cutoff) and the model's scores of those rows, in order.
+    Where the scores were computed is the caller's business: on the driver, or on Spark
+    with only these columns collected."""
+    y = rows[target].to_numpy(float)
+    fold = Fold(test, list(train), len(rows), int(y.sum()), report(y, np.asarray(scores)))
+    for rule in rules:
+        fold.baselines[rule.name] = report(y, rule.score(rows), is_model=False)
+    return fold
 
 
 def mean_metrics(result: Sequence[Fold]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:

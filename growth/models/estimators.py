@@ -20,7 +20,7 @@ the booster's margin, which ``growth.models.reasons`` turns into text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import xgboost as xgb
@@ -65,6 +65,23 @@ class _Boosted(BaseEstimator):
             "tree_method": "hist",
         }
 
+    def xgb_params(self) -> dict:
+        """Keyword arguments of the XGBoost estimator this model fits, objective included
+        (what ``xgboost.spark`` is given too, so both training paths fit the same model)."""
+        raise NotImplementedError
+
+    def _xgb_class(self) -> type[xgb.XGBModel]:
+        raise NotImplementedError
+
+    def load_booster(self, raw: bytes | bytearray) -> _Boosted:
+        """Take a trained booster (XGBoost's JSON) as this model's fitted state: how the
+        model store reloads a model and how a booster trained elsewhere (by
+        ``xgboost.spark``) becomes this estimator."""
+        inner = self._xgb_class()()
+        inner.load_model(bytearray(raw))
+        self.model_ = inner
+        return self
+
     @property
     def booster_(self) -> xgb.Booster:
         return self.model_.get_booster()
@@ -97,15 +114,19 @@ class ValueModel(_Boosted, RegressorMixin):
         super().__init__(**params)
         self.tweedie_variance_power = tweedie_variance_power
 
+    def xgb_params(self) -> dict:
+        return {"objective": "reg:tweedie",
+                "tweedie_variance_power": self.tweedie_variance_power,
+                **self._booster_params()}
+
+    def _xgb_class(self) -> type[xgb.XGBModel]:
+        return xgb.XGBRegressor
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> ValueModel:
         X, y = _check(X, y)
         if (y < 0).any():
             raise ValueError("a Tweedie value model needs non-negative outcomes")
-        self.model_ = xgb.XGBRegressor(
-            objective="reg:tweedie",
-            tweedie_variance_power=self.tweedie_variance_power,
-            **self._booster_params(),
-        ).fit(X, y)
+        self.model_ = xgb.XGBRegressor(**self.xgb_params()).fit(X, y)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -115,15 +136,29 @@ class ValueModel(_Boosted, RegressorMixin):
 class _Calibrated(_Boosted, ClassifierMixin):
     """A binary booster whose probabilities go through an isotonic map."""
 
-    def _classifier(self) -> xgb.XGBClassifier:
-        return xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss",
-                                 **self._booster_params())
+    def xgb_params(self) -> dict:
+        return {"objective": "binary:logistic", "eval_metric": "logloss",
+                **self._booster_params()}
 
-    def _calibrate(self, raw: np.ndarray, y: np.ndarray) -> None:
+    def _xgb_class(self) -> type[xgb.XGBModel]:
+        return xgb.XGBClassifier
+
+    def _classifier(self) -> xgb.XGBClassifier:
+        return xgb.XGBClassifier(**self.xgb_params())
+
+    def load_booster(self, raw: bytes | bytearray) -> _Calibrated:
+        super().load_booster(raw)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def fit_calibration(self, raw: np.ndarray, y: np.ndarray) -> _Calibrated:
+        """Fit the isotonic map from out-of-fold raw probabilities ``raw`` and outcomes
+        ``y`` (one row per training row; how the folds were made is the caller's)."""
         # Kept as the isotonic step function's knots so the model store can save it as JSON.
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y)
         self.calibration_x_ = np.asarray(iso.X_thresholds_, dtype=float)
         self.calibration_y_ = np.asarray(iso.y_thresholds_, dtype=float)
+        return self
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Raw booster probabilities -> calibrated ones (linear between the knots)."""
@@ -159,24 +194,51 @@ class PotentialModel(_Calibrated):
         there are enough of them, else stratified row folds."""
         X, y = _check(X, y)
         positives = y.sum()
-        if positives == 0 or positives == len(y):
-            raise ValueError(
-                f"the training set has {int(positives)} positive(s) in {len(y)} rows: a "
-                "classifier needs both outcomes; widen the cutoffs or the population"
-            )
         self.classes_ = np.array([0, 1])
         cutoffs = np.asarray(groups) if groups is not None else None
-        if cutoffs is not None and len(np.unique(cutoffs)) >= self.calibration_folds:
+        folds = self.calibration_plan(len(y), int(positives),
+                                      None if cutoffs is None else len(np.unique(cutoffs)))
+        if folds is None:
             splits = GroupKFold(self.calibration_folds).split(X, y, cutoffs)
         else:
-            folds = int(min(self.calibration_folds, positives, len(y) - positives))
-            if folds < 2:
-                raise ValueError("too few positives or negatives to calibrate (need 2 of each)")
             splits = StratifiedKFold(folds, shuffle=True,
                                      random_state=self.random_state).split(X, y)
-        self._calibrate(_out_of_fold(self._classifier, X, y, splits), y)
+        self.fit_calibration(_out_of_fold(self._classifier, X, y, splits), y)
         self.model_ = self._classifier().fit(X, y)
         return self
+
+    def calibration_plan(self, rows: int, positives: int, cutoffs: int | None) -> int | None:
+        """How the calibration's out-of-fold scores are made: None for folds of whole
+        cutoffs (``cutoff_folds``; when there are at least ``calibration_folds`` of them),
+        else the number of row folds. Raises when the rows cannot train a classifier."""
+        if positives == 0 or positives == rows:
+            raise ValueError(
+                f"the training set has {positives} positive(s) in {rows} rows: a "
+                "classifier needs both outcomes; widen the cutoffs or the population"
+            )
+        if cutoffs is not None and cutoffs >= self.calibration_folds:
+            return None
+        folds = int(min(self.calibration_folds, positives, rows - positives))
+        if folds < 2:
+            raise ValueError("too few positives or negatives to calibrate (need 2 of each)")
+        return folds
+
+
+def cutoff_folds(sizes: Mapping[Hashable, int], folds: int) -> dict[Hashable, int]:
+    """The fold of each cutoff (group) given its row count: the largest cutoff goes to the
+    lightest fold, as scikit-learn's ``GroupKFold`` assigns them (so a training path that
+    only knows the cutoffs' sizes, not their rows, makes the same folds)."""
+    if folds > len(sizes):
+        raise ValueError(f"{folds} folds need at least {folds} cutoffs, got {len(sizes)}")
+    groups = sorted(sizes)  # GroupKFold numbers groups in sorted order (np.unique)
+    weights = np.array([sizes[g] for g in groups])
+    load = np.zeros(folds)
+    out = {}
+    for index in np.argsort(weights, kind="stable")[::-1]:
+        lightest = int(np.argmin(load))
+        load[lightest] += weights[index]
+        out[groups[index]] = lightest
+    return out
 
 
 class LookalikeModel(_Calibrated):

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import xgboost as xgb
 
 from growth.models.estimators import LookalikeModel, PotentialModel, ValueModel
 
@@ -53,17 +52,12 @@ def from_texts(texts: dict[str, str], source: str = "the model texts"
     if state.get("format") != FORMAT_VERSION or state.get("kind") not in KINDS:
         raise ModelFormatError(f"{source}: format {state.get('format')!r}, kind "
                                f"{state.get('kind')!r}; this code reads format {FORMAT_VERSION}")
-    model = KINDS[state["kind"]](**state["params"])
-    inner = xgb.XGBRegressor() if state["kind"] == "value" else xgb.XGBClassifier()
-    inner.load_model(bytearray(texts["booster.json"].encode()))
-    model.model_ = inner
+    model = KINDS[state["kind"]](**state["params"]).load_booster(texts["booster.json"].encode())
     if "calibration" in state:
         model.calibration_x_ = np.asarray(state["calibration"]["x"], dtype=float)
         model.calibration_y_ = np.asarray(state["calibration"]["y"], dtype=float)
     if "c" in state:
         model.c_ = float(state["c"])
-    if state["kind"] != "value":
-        model.classes_ = np.array([0, 1])
     return model, list(state["features"])
 
 

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
+from sklearn.model_selection import GroupKFold
 
 from growth.models import metrics, store
-from growth.models.estimators import LookalikeModel, PotentialModel, ValueModel
+from growth.models.estimators import LookalikeModel, PotentialModel, ValueModel, cutoff_folds
 
 SMALL = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "n_jobs": 1}
 
@@ -94,3 +95,41 @@ def test_store_names_a_broken_directory(tmp_path):
     (tmp_path / "model.json").write_text('{"format": 99, "kind": "value"}')
     with pytest.raises(store.ModelFormatError, match="format 99"):
         store.load(tmp_path)
+
+
+@pytest.mark.parametrize("sizes", [
+    {"2026-01-01": 5, "2026-01-15": 9, "2026-02-01": 9, "2026-02-15": 2, "2026-03-01": 7},
+    {"c": 10, "a": 10, "b": 10},
+    {d: 100 + 7 * (d % 4) for d in range(10)},
+])
+def test_cutoff_folds_are_group_kfolds_folds_from_the_sizes_alone(sizes):
+    groups = np.concatenate([[g] * n for g, n in sizes.items()])
+    expected = {}
+    for fold, (_, held) in enumerate(GroupKFold(3).split(groups, groups=groups)):
+        expected.update({g: fold for g in np.unique(groups[held]).tolist()})
+    assert cutoff_folds(sizes, 3) == expected
+    with pytest.raises(ValueError, match="at least"):
+        cutoff_folds(dict(list(sizes.items())[:2]), 3)
+
+
+def test_calibration_plan_and_a_booster_trained_elsewhere():
+    model = PotentialModel(calibration_folds=3)
+    assert model.calibration_plan(rows=100, positives=10, cutoffs=4) is None  # cutoff folds
+    assert model.calibration_plan(rows=100, positives=10, cutoffs=2) == 3  # row folds
+    assert model.calibration_plan(rows=100, positives=2, cutoffs=None) == 2
+    with pytest.raises(ValueError, match="0 positive"):
+        model.calibration_plan(rows=100, positives=0, cutoffs=4)
+    with pytest.raises(ValueError, match="too few"):
+        model.calibration_plan(rows=100, positives=1, cutoffs=1)
+    # A booster fitted outside the estimator (as xgboost.spark does) becomes the model.
+    X, y, cutoffs = data()
+    fitted = PotentialModel(**SMALL).fit(X, y, cutoffs)
+    raw = fitted.booster_.save_raw("json")
+    other = PotentialModel(**SMALL).load_booster(raw)
+    other.fit_calibration(fitted.raw_probability(X), y)
+    np.testing.assert_array_equal(other.raw_probability(X), fitted.raw_probability(X))
+    assert 0 <= other.predict_proba(X)[:, 1].min() and other.predict_proba(X)[:, 1].max() <= 1
+    value = ValueModel(**SMALL).fit(X, y * 10)
+    np.testing.assert_array_equal(
+        ValueModel(**SMALL).load_booster(value.booster_.save_raw("json")).predict(X),
+        value.predict(X))
