@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-demo lint docs bench-simulate bench-features bench-dq clean
+.PHONY: install demo test test-demo lint docs bench-simulate bench-features bench-dq bench-models clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-features: $(INSTALLED)
 # Data-quality gate overhead per job on the large profile (run after bench-features).
 bench-dq: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/python benchmarks/dq_overhead_large.py
+
+# Training time (driver vs xgboost.spark) and scoring throughput on the large profile (after bench-features).
+bench-models: $(INSTALLED)
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/models_large.py
 
 clean:
 	rm -rf lake airflow_home

@@ -111,6 +111,19 @@ def _snapshot(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> Dat
     return spark.table(name).where(F.col(AS_OF) == F.lit(as_of))
 
 
+def scoring_input(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> DataFrame:
+    """What ``score_batch`` reads: the snapshot of D (one row per entity: the key,
+    ``as_of_date``, the feature columns) with ``previous_tier`` and ``previous_raw_tier``
+    from the latest tiers published before D (null without one)."""
+    key = DAILY_TABLES[entity].key
+    snapshot = _snapshot(spark, cfg, entity, as_of)
+    previous = previous_tiers(spark, cfg, entity, as_of)
+    if previous is None:
+        return snapshot.withColumn("previous_tier", F.lit(None).cast("string")) \
+            .withColumn("previous_raw_tier", F.lit(None).cast("string"))
+    return snapshot.join(previous, key, "left")
+
+
 def churn(frame: DataFrame) -> tuple[float | None, float | None]:
     """Share of entities with a previous ranked tier whose tier changed: with hysteresis
     (tier) and without it (raw_tier against the previous raw tier)."""
@@ -130,7 +143,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> dict[str,
     record = RunRecord(job=JOB, target_table=tiers_name, as_of=as_of)
     with recorded(spark, cfg, record):
         shares = model_settings.tier_shares(cfg)
-        snapshot = _snapshot(spark, cfg, entity, as_of)
+        base = scoring_input(spark, cfg, entity, as_of)
         texts, versions = {}, []
         for kind in model_registry.KINDS:
             name = model_registry.model_name(entity, kind)
@@ -147,12 +160,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> dict[str,
             for batch in batches:
                 yield score_batch(batch, key, champions, units, gates, keep=CARRIED)
 
-        previous = previous_tiers(spark, cfg, entity, as_of)
-        if previous is None:
-            base = snapshot.withColumn("previous_tier", F.lit(None).cast("string")) \
-                .withColumn("previous_raw_tier", F.lit(None).cast("string"))
-        else:
-            base = snapshot.join(previous, key, "left")
         scored = base.mapInPandas(score, _scored_schema(key)).persist(StorageLevel.MEMORY_AND_DISK)
         try:
             # One pass gives both the row count and the cut points.
