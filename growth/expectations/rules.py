@@ -13,10 +13,14 @@ from datetime import date
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.expectations.expectation import Expectation
 from pyspark.sql.types import StructType
 
 from growth.expectations.validate import ERROR, WARN, check, error, suite, warn
+
+SAMPLE_SEED = 17
+"""Seed of the checks computed on a sample: reruns see the same rows."""
 
 
 def _sql_date(day: date) -> str:
@@ -43,11 +47,13 @@ def schema(columns: StructType) -> list[Expectation]:
 
 @dataclass(frozen=True)
 class RowRule:
-    """A rule checked by counting the rows that break it, compiled with the other rules of
-    its suite into one aggregate query (one pass over the candidate for all of them).
+    """A rule checked by an aggregate over the candidate, compiled with every other rule of
+    its suite into one query (one pass over the candidate for all of them).
 
-    ``violations``: a SQL aggregate, the number of offending rows; ``lowest``/``highest``:
-    SQL aggregates of the smallest and largest offending value, shown in a failure."""
+    ``violations``: a SQL aggregate, the number of offending rows (or 1/0 for a rule on the
+    whole frame); ``lowest``/``highest``: SQL aggregates of the smallest and largest
+    offending value, shown in a failure. ``value``: a SQL aggregate shown as the observed
+    value instead, on every run, pass or fail (the newest date, a share)."""
 
     description: str
     column: str | None
@@ -55,6 +61,7 @@ class RowRule:
     violations: str
     lowest: str = "NULL"
     highest: str = "NULL"
+    value: str | None = None
 
 
 def _offending(column: str, condition: str, description: str, severity: str) -> RowRule:
@@ -97,37 +104,89 @@ def not_all_null(column: str, severity: str = WARN) -> RowRule:
                    f"CASE WHEN COUNT(*) > 0 AND COUNT(`{column}`) = 0 THEN COUNT(*) ELSE 0 END")
 
 
+def non_null_share_at_least(column: str, floor: float, description: str,
+                            severity: str = ERROR) -> RowRule:
+    """The share of non-null values of ``column`` is at least ``floor`` (empty: passes)."""
+    share = f"try_divide(COUNT(`{column}`), COUNT(*))"
+    return RowRule(description, column, severity,
+                   f"CASE WHEN {share} < {floor!r} THEN 1 ELSE 0 END",
+                   value=f"ROUND({share}, 4)")
+
+
+def not_empty(what: str, severity: str = ERROR) -> RowRule:
+    return RowRule(f"{what} is not empty", None, severity,
+                   "CASE WHEN COUNT(*) = 0 THEN 1 ELSE 0 END", value="COUNT(*)")
+
+
+def freshness(column: str, as_of: date, severity: str = ERROR) -> RowRule:
+    """The newest date is the run date: neither stale nor from the future (nor absent)."""
+    newest = f"MAX(`{column}`)"
+    return RowRule(f"newest {column} is the run date {as_of}", column, severity,
+                   f"CASE WHEN {newest} <=> {_sql_date(as_of)} THEN 0 ELSE 1 END",
+                   value=newest)
+
+
+def every_day_present(column: str, first: date, last: date, severity: str = ERROR) -> RowRule:
+    """No gap: each day from ``first`` to ``last`` has at least one row."""
+    missing = (f"array_except(sequence({_sql_date(first)}, {_sql_date(last)}), "
+               f"collect_set(`{column}`))")
+    return RowRule(f"a row for every {column} from {first} to {last}", column, severity,
+                   f"size({missing})",
+                   value=f"CASE WHEN size({missing}) = 0 THEN 'no day missing' ELSE "
+                         f"concat('missing ', array_join({missing}, ', ')) END")
+
+
 def compile_rules(rules: Sequence[RowRule]) -> list[Expectation]:
-    """At most one query per severity, each returning one row per broken rule: (rule,
-    violations, rows_checked, lowest, highest). ``validate`` reports every rule apart."""
-    out = []
-    for severity in (ERROR, WARN):
-        group = [r for r in rules if r.severity == severity]
-        if not group:
-            continue
-        aggregates = ", ".join(
-            f"CAST({r.violations} AS BIGINT) AS v{i}, CAST({r.lowest} AS STRING) AS l{i}, "
-            f"CAST({r.highest} AS STRING) AS h{i}"
-            for i, r in enumerate(group)
-        )
-        stacked = ", ".join(f"{i}, v{i}, l{i}, h{i}" for i in range(len(group)))
-        query = (
-            "SELECT rule, violations, rows_checked, lowest, highest FROM (SELECT "
-            f"stack({len(group)}, {stacked}) AS (rule, violations, lowest, highest), "
-            f"rows_checked FROM (SELECT COUNT(*) AS rows_checked, {aggregates} FROM {{batch}}) "
-            "AS totals) AS per_rule WHERE violations > 0 ORDER BY rule"
-        )
-        expectation = check(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), severity,
-                            f"{len(group)} row rule(s)")
-        out.append(expectation.copy(update={"meta": {"rules": [
-            {"description": r.description, "column": r.column} for r in group
-        ]}}))
-    return out
+    """One query for every rule, whatever its severity, returning one row per broken rule
+    and per rule with a ``value``: (rule, violations, rows_checked, lowest, highest).
+    ``validate`` reports every rule apart, with the rule's own severity.
+
+    GX runs an unexpected-rows query twice (its row count, then its rows), so each query
+    spared is two passes over the candidate spared. GX keeps at most ``MAX_RESULT_RECORDS``
+    rows of a query: a longer list of rules is split, so that no rule's row can be cut."""
+    return [_compiled(rules[start:start + MAX_RESULT_RECORDS])
+            for start in range(0, len(rules), MAX_RESULT_RECORDS)]
+
+
+def _compiled(rules: Sequence[RowRule]) -> Expectation:
+    aggregates = ", ".join(
+        f"CAST({r.violations} AS BIGINT) AS v{i}, "
+        f"CAST({r.value if r.value is not None else r.lowest} AS STRING) AS l{i}, "
+        f"CAST({'NULL' if r.value is not None else r.highest} AS STRING) AS h{i}"
+        for i, r in enumerate(rules)
+    )
+    stacked = ", ".join(f"{i}, v{i}, l{i}, h{i}" for i in range(len(rules)))
+    shown = [i for i, r in enumerate(rules) if r.value is not None]
+    reported = f"violations > 0 OR rule IN ({', '.join(map(str, shown))})" if shown \
+        else "violations > 0"
+    query = (
+        "SELECT rule, violations, rows_checked, lowest, highest FROM (SELECT "
+        f"stack({len(rules)}, {stacked}) AS (rule, violations, lowest, highest), "
+        f"rows_checked FROM (SELECT COUNT(*) AS rows_checked, {aggregates} FROM {{batch}}) "
+        f"AS totals) AS per_rule WHERE {reported} ORDER BY rule"
+    )
+    blocking = ERROR if any(r.severity == ERROR for r in rules) else WARN
+    return rule_query(query, [(r.description, r.column, r.severity, r.value is not None)
+                              for r in rules], blocking)
+
+
+def rule_query(
+    query: str, rules: Sequence[tuple[str, str | None, str, bool]], severity: str
+) -> Expectation:
+    """An expectation checking several rules at once: ``query`` returns (rule, violations,
+    rows_checked, lowest, highest) rows, ``rule`` indexing ``rules``, whose items are
+    (description, column, severity, shows a value). ``validate`` reports each rule apart;
+    a rule without a row passed."""
+    expectation = check(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), severity,
+                        f"{len(rules)} rule(s)")
+    return expectation.copy(update={"meta": {"rules": [
+        {"description": d, "column": c, "severity": s, "value": v} for d, c, s, v in rules
+    ]}})
 
 
 def build(name: str, items: Sequence[RowRule | Expectation]) -> gx.ExpectationSuite:
-    """A suite of the expectations in ``items``, its row rules compiled into one query per
-    severity (placed first: they are the bulk of most suites)."""
+    """A suite of the expectations in ``items``, its row rules compiled into one query
+    (placed first: they are the bulk of most suites)."""
     row_rules = [i for i in items if isinstance(i, RowRule)]
     others = [i for i in items if not isinstance(i, RowRule)]
     return suite(name, [*compile_rules(row_rules), *others])
@@ -142,67 +201,55 @@ def keys(columns: Sequence[str]) -> list[RowRule | Expectation]:
                                       f"one row per key ({', '.join(columns)})")]
 
 
-def not_empty(what: str, severity: str = ERROR) -> Expectation:
-    return check(gxe.ExpectTableRowCountToBeBetween(min_value=1), severity, f"{what} is not empty")
-
-
-def freshness(column: str, as_of: date, severity: str = ERROR) -> Expectation:
-    """The newest date is the run date: neither stale nor from the future."""
-    return check(
-        gxe.ExpectColumnMaxToBeBetween(column=column, min_value=as_of, max_value=as_of),
-        severity, f"newest {column} is the run date {as_of}",
-    )
-
-
-def every_day_present(column: str, first: date, last: date, severity: str = ERROR) -> Expectation:
-    """No gap: each day from ``first`` to ``last`` has at least one row."""
-    query = (
-        f"SELECT d AS missing_{column} FROM (SELECT explode(sequence({_sql_date(first)}, "
-        f"{_sql_date(last)})) AS d) AS days WHERE d NOT IN "
-        f"(SELECT DISTINCT `{column}` FROM {{batch}} WHERE `{column}` IS NOT NULL) ORDER BY d"
-    )
-    return check(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), severity,
-                 f"a row for every {column} from {first} to {last}")
-
-
 def volume(
     column: str, previous_rows: float | None, tolerance: float, only: date | None = None
-) -> list[Expectation]:
+) -> list[RowRule | Expectation]:
     """Rows per ``column`` value within ``tolerance`` of the previous run's rows per value:
     a drop below (1 - tolerance) x previous blocks, a rise above previous / (1 - tolerance)
-    is recorded. No previous run, no check. ``only``: check that one partition alone."""
+    is recorded. No previous run, no check. ``only``: check that one partition alone (two
+    row rules); otherwise every value present (a query grouping by ``column``)."""
     if previous_rows is None or previous_rows <= 0:
         return []
     if not 0 < tolerance < 1:
         raise ValueError(f"volume tolerance must be in (0, 1), not {tolerance}")
     low, high = previous_rows * (1 - tolerance), previous_rows / (1 - tolerance)
-    where = f"WHERE `{column}` = {_sql_date(only)} " if only is not None else ""
+    floor = (f"rows per {column} at least {low:,.0f} ({1 - tolerance:.0%} of the previous "
+             f"{previous_rows:,.0f})")
+    ceiling = f"rows per {column} at most {high:,.0f} (previous {previous_rows:,.0f})"
+    if only is not None:
+        rows = f"COUNT_IF(`{column}` = {_sql_date(only)})"
+        shown = f"concat({rows}, ' rows on {only}')"
+        return [
+            RowRule(floor, column, ERROR, f"CASE WHEN {rows} < {low:.0f} THEN 1 ELSE 0 END",
+                    value=shown),
+            RowRule(ceiling, column, WARN, f"CASE WHEN {rows} > {high:.0f} THEN 1 ELSE 0 END",
+                    value=shown),
+        ]
 
     def rows_outside(condition: str) -> str:
-        return (f"SELECT `{column}`, COUNT(*) AS row_count FROM {{batch}} {where}"
+        return (f"SELECT `{column}`, COUNT(*) AS row_count FROM {{batch}} "
                 f"GROUP BY `{column}` HAVING {condition} ORDER BY `{column}`")
 
     return [
         error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=rows_outside(f"COUNT(*) < {low:.0f}")),
-              f"rows per {column} at least {low:,.0f} ({1 - tolerance:.0%} of the previous "
-              f"{previous_rows:,.0f})"),
+              floor),
         warn(gxe.UnexpectedRowsExpectation(unexpected_rows_query=rows_outside(f"COUNT(*) > {high:.0f}")),
-             f"rows per {column} at most {high:,.0f} (previous {previous_rows:,.0f})"),
+             ceiling),
     ]
 
 
-def rejected_share_at_most(reason: str, share: float) -> Expectation:
-    """At most ``share`` of the rows carry a ``reason``; above it, the reasons by count (the
-    top one usually names the column: a feed that lost it, or changed its type)."""
-    query = (
-        f"SELECT b.`{reason}` AS quarantine_reason, COUNT(*) AS rows_rejected, "
-        f"FIRST(t.share) AS batch_share FROM {{batch}} AS b CROSS JOIN (SELECT "
-        f"ROUND(try_divide(COUNT(`{reason}`), COUNT(*)), 4) AS share FROM {{batch}}) AS t "
-        f"WHERE b.`{reason}` IS NOT NULL AND t.share > {share!r} "
-        f"GROUP BY b.`{reason}` ORDER BY rows_rejected DESC, quarantine_reason"
+def rejected_share_at_most(reason: str, share: float) -> RowRule:
+    """At most ``share`` of the rows carry a ``reason``; the observed value names the most
+    common reason, which usually names the column (a feed that lost it, or changed its
+    type)."""
+    rejected = f"try_divide(COUNT(`{reason}`), COUNT(*))"
+    return RowRule(
+        f"rows quarantined at most {share:.0%} of the batch", reason, ERROR,
+        f"CASE WHEN {rejected} > {share!r} THEN 1 ELSE 0 END",
+        value=(f"concat(COUNT(`{reason}`), ' of ', COUNT(*), ' rows (', "
+               f"format_number(coalesce({rejected}, 0) * 100, 1), '%)', "
+               f"coalesce(concat(', most often ', mode(`{reason}`, true)), ''))"),
     )
-    return error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query),
-                 f"rows quarantined at most {share:.0%} of the batch")
 
 
 def ranks_contiguous(rank: str, within: Sequence[str]) -> list[Expectation]:

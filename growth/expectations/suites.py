@@ -148,7 +148,8 @@ def features(
     checks.append(rules.freshness("as_of_date", newest))
     checks += rules.volume("as_of_date", previous_rows, volume_tolerance, only=newest)
     nullable = [f.name for f in FEATURES[entity] if f.fill is None]
-    checks += shift_checks(reference, "as_of_date", newest, psi_warn, psi_error, nullable)
+    checks += shift_checks(reference, "as_of_date", newest, psi_warn, psi_error, nullable,
+                           rows=previous_rows)
     return rules.build(f"{entity}_features", checks)
 
 

@@ -5,9 +5,10 @@ Every expectation carries a severity: ``error`` (GX ``critical``) blocks publish
 value is text a person can act on ("3 of 1,200 rows (0.25%), e.g. -4.0, -1.5").
 
 Speed: GX on Spark computes each metric with a Spark job, so the candidate should be cached
-before it gets here, and the suites avoid GX's per-row (map) expectations: row rules are
-compiled into one aggregate query per suite (``rules.compile_rules``), so a validation is a
-handful of passes whatever the number of rules. The results are asked for in full
+before it gets here, and the suites avoid GX's per-row (map) expectations: row rules (ranges,
+nulls, freshness, volume, PSI, ...) are compiled into one aggregate query per suite
+(``rules.compile_rules``), so a validation is a handful of passes whatever the number of
+rules. The results are asked for in full
 (``COMPLETE``): for queries that is the offending rows, already computed, at no extra cost.
 """
 
@@ -219,27 +220,34 @@ ROW_RULE = "row_rule"
 def _rule_results(
     suite_name: str, expectation: Expectation, result: Any, severity: str
 ) -> list[CheckResult]:
-    """One result per rule of a compiled row-rules query (see ``rules.compile_rules``)."""
+    """One result per rule of a compiled row-rules query (see ``rules.compile_rules``), each
+    with the rule's own severity (``severity``: the query's, for rules from older suites)."""
+    rules = expectation.meta["rules"]
     rows = ((result.result or {}).get("details") or {}).get("unexpected_rows")
     if rows is None and not result.success:
         # Without the rows we cannot tell which rule broke: fail them all, never pass them.
         why = _exception_message(result.exception_info) or "GX returned no detail rows"
-        return [CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"], severity,
-                            False, f"could not be evaluated: {why[:300]}")
-                for rule in expectation.meta["rules"]]
-    broken = {int(row["rule"]): row for row in rows or []}
+        return [CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"],
+                            rule.get("severity", severity), False,
+                            f"could not be evaluated: {why[:300]}")
+                for rule in rules]
+    reported = {int(row["rule"]): row for row in rows or []}
     out = []
-    for index, rule in enumerate(expectation.meta["rules"]):
-        row = broken.get(index)
-        observed = "0 rows"
-        if row is not None:
+    for index, rule in enumerate(rules):
+        row = reported.get(index)
+        broken = row is not None and row["violations"] > 0
+        if rule.get("value"):
+            observed = "None" if row is None or row["lowest"] is None else row["lowest"]
+        elif not broken:
+            observed = "0 rows"
+        else:
             observed = (f"{row['violations']:,} of {row['rows_checked']:,} rows "
                         f"({100 * row['violations'] / max(row['rows_checked'], 1):.3g}%)")
             if row["lowest"] is not None:
                 observed += (f", offending values {row['lowest']}" if row["lowest"] == row["highest"]
                              else f", offending values from {row['lowest']} to {row['highest']}")
         out.append(CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"],
-                               severity, row is None, observed))
+                               rule.get("severity", severity), not broken, observed))
     return out
 
 

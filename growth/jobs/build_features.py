@@ -103,7 +103,7 @@ def _audit(
         schema: StructType | None, previous: tuple[date, float] | None
     ) -> ExpectationSuite:
         reference = None if previous is None else quality.reference_profile(
-            spark, name, AS_OF, previous[0], list(feature_names(entity)))
+            spark, name, AS_OF, previous[0], list(feature_names(entity)), previous[1])
         return suites.features(
             entity, DAILY_TABLES[entity].key, newest, schema, previous[1] if previous else None,
             cfg.dq_volume_tolerance, reference, cfg.dq_psi_warn, cfg.dq_psi_error,

@@ -151,8 +151,10 @@ def previous_batch_rows_per_day(spark: SparkSession, cfg: Config, target: str) -
 
 
 def reference_profile(
-    spark: SparkSession, table: str, column: str, reference_date: date, columns: list[str]
+    spark: SparkSession, table: str, column: str, reference_date: date, columns: list[str],
+    rows: float | None = None,
 ) -> Profile | None:
-    """The distribution of the published ``reference_date`` partition of ``table``."""
+    """The distribution of the published ``reference_date`` partition of ``table``, which
+    has about ``rows`` rows (sampled above ``drift.SAMPLE_ROWS``)."""
     snapshot = spark.table(table).where(F.col(column) == F.lit(reference_date))
-    return profile(snapshot, columns, reference_date)
+    return profile(snapshot, columns, reference_date, rows)

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from pyspark.sql import functions as F
 
-from growth.expectations import rules, suites
+from growth.expectations import drift, rules, suites
 from growth.expectations.drift import profile
 from growth.expectations.validate import (
     ERROR,
@@ -88,19 +88,18 @@ def batch_suite(first=D - timedelta(days=2), previous=10.0, source="orders"):
     pytest.param({}, 10.0, [
         ("the orders batch is not empty", None, ERROR, "0"),
         ("newest _batch_date is the run date 2026-10-31", "_batch_date", ERROR, "None"),
-        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", None, ERROR,
-         "3 unexpected row(s): missing__batch_date=2026-10-29; missing__batch_date=2026-10-30;"
-         " missing__batch_date=2026-10-31"),
+        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", "_batch_date", ERROR,
+         "missing 2026-10-29, 2026-10-30, 2026-10-31"),
     ], id="empty batch"),
     pytest.param({D - timedelta(days=2): (10, 0), D: (10, 0)}, 10.0, [
-        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", None, ERROR,
-         "1 unexpected row(s): missing__batch_date=2026-10-30"),
+        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", "_batch_date", ERROR,
+         "missing 2026-10-30"),
     ], id="missing day"),
     pytest.param({D - timedelta(days=2): (10, 0), D - timedelta(days=1): (10, 0)}, 10.0, [
         ("newest _batch_date is the run date 2026-10-31", "_batch_date", ERROR,
          "2026-10-30"),
-        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", None, ERROR,
-         "1 unexpected row(s): missing__batch_date=2026-10-31"),
+        ("a row for every _batch_date from 2026-10-29 to 2026-10-31", "_batch_date", ERROR,
+         "missing 2026-10-31"),
     ], id="stale"),
     pytest.param({D - timedelta(days=k): (1, 0) for k in range(3)}, 10.0, [
         ("rows per _batch_date at least 5 (50% of the previous 10)", None, ERROR,
@@ -113,8 +112,8 @@ def batch_suite(first=D - timedelta(days=2), previous=10.0, source="orders"):
          "row_count=30; _batch_date=2026-10-31, row_count=30"),
     ], id="volume rise is a warning"),
     pytest.param({D - timedelta(days=k): (8, 2) for k in range(3)}, 10.0, [
-        ("rows quarantined at most 5% of the batch", None, ERROR,
-         "1 unexpected row(s): quarantine_reason=out_of_range:amount, rows_rejected=6, batch_share=0.2"),
+        ("rows quarantined at most 5% of the batch", "_reject_reason", ERROR,
+         "6 of 30 rows (20.0%), most often out_of_range:amount"),
     ], id="quarantine share"),
 ])
 def test_source_batch_suite(spark, days, previous, expected):
@@ -126,8 +125,8 @@ def test_a_sparse_source_is_only_held_to_its_quarantine_share(spark):
     suite = batch_suite(first=None, source="reviews")
     assert failed(validate(batch_frame(spark, {}), suite)) == []
     assert failed(validate(batch_frame(spark, {D: (1, 1)}), suite)) == [
-        ("rows quarantined at most 5% of the batch", None, ERROR,
-         "1 unexpected row(s): quarantine_reason=out_of_range:amount, rows_rejected=1, batch_share=0.5"),
+        ("rows quarantined at most 5% of the batch", "_reject_reason", ERROR,
+         "1 of 2 rows (50.0%), most often out_of_range:amount"),
     ]
 
 
@@ -147,8 +146,8 @@ def test_silver_suite_checks_the_contract_again_before_the_merge(spark):
     suite = suites.silver(MERCHANTS)
     assert failed(validate(good, suite)) == []
     assert failed(validate(bad, suite)) == [
-        ("never null", "category", ERROR, "1 of 2 rows (50%)"),
         ("not null on every row", "merchant_name", WARN, "2 of 2 rows (100%)"),
+        ("never null", "category", ERROR, "1 of 2 rows (50%)"),
         ("one row per key (merchant_id)", None, ERROR, "1 unexpected row(s): merchant_id=m1, copies=2"),
     ]
 
@@ -167,9 +166,12 @@ def test_daily_suite_blocks_negative_measures_duplicates_stale_days_and_schema_d
     ])
     assert failed(validate(bad, suite)) == [
         ("values at least 0", "gmv", ERROR, "1 of 2 rows (50%), offending values -10.0"),
+        ("newest date is the run date 2026-10-31", "date", ERROR, "2026-10-30"),
+        # No row on the run date at all: a volume drop to zero, not a pass.
+        ("rows per date at least 1 (50% of the previous 2)", "date", ERROR,
+         "0 rows on 2026-10-31"),
         ("one row per key (merchant_id, date)", None, ERROR,
          "1 unexpected row(s): merchant_id=m1, date=2026-10-30, copies=2"),
-        ("newest date is the run date 2026-10-31", "date", ERROR, "2026-10-30"),
     ]
 
     # Type drift: the schema check names it, and rules that cannot be evaluated fail closed.
@@ -209,19 +211,44 @@ def test_features_suite_passes_a_steady_snapshot_and_blocks_a_unit_change(spark)
     reference = profile(yesterday, names, D - timedelta(days=1))
     assert failed(validate(feature_frame(spark, 40), features_suite(reference))) == []
 
-    # GMV re-expressed in cents: every gmv feature lands in the top bin.
+    # GMV re-expressed in cents: every gmv feature lands in the top bin, and only they move.
     cents = feature_frame(spark, 40, scale=100.0)
-    results = failed(validate(cents, features_suite(reference)))
-    assert [(d.split(" against")[0], s) for d, _, s, _ in results] == [
-        ("population stability index of every feature at most 0.25", WARN),
-        ("population stability index of every feature at most 1", ERROR),
-    ]
-    observed = results[1][3]
-    gmv_features = {n for n in names if n.startswith("gmv")}
-    assert observed.startswith(f"{len(gmv_features)} unexpected row(s): feature=gmv_")
-    assert observed.endswith(f"; and {len(gmv_features) - 5} more")
-    shown = [part.split(",")[0].split("=")[1] for part in observed.split(": ", 1)[1].split("; ")[:5]]
-    assert set(shown) <= gmv_features
+    results = validate(cents, features_suite(reference))
+    psi = [r for r in results if r.description.startswith("population stability index")]
+    assert len(psi) == 2 * len(names)  # every feature, at both severities, pass or fail
+    gmv_features = sorted(n for n in names if n.startswith("gmv"))
+    against = "against the snapshot of 2026-10-30"
+    assert sorted((r.column, r.severity, r.description) for r in psi if not r.success) == sorted(
+        [(n, WARN, f"population stability index at most 0.25 {against}") for n in gmv_features]
+        + [(n, ERROR, f"population stability index at most 1 {against} (a unit change or a "
+                      "broken feed)") for n in gmv_features])
+    moved = {r.column: float(r.observed) for r in psi if not r.success}
+    assert min(moved.values()) > 1.0
+    # The PSI is kept for the features that did not move too: zero, same bins.
+    assert {float(r.observed) for r in psi if r.success} == {0.0}
+    assert failed(results) == [
+        (r.description, r.column, r.severity, r.observed) for r in psi if not r.success]
+
+
+def test_large_snapshots_are_profiled_and_compared_on_a_repeatable_sample(spark, monkeypatch):
+    monkeypatch.setattr(drift, "SAMPLE_ROWS", 100)
+    names = list(feature_names("merchant"))
+    yesterday = feature_frame(spark, 400, as_of=D - timedelta(days=1))
+    reference = profile(yesterday, names, D - timedelta(days=1), rows=400)
+    assert 60 < reference.rows < 140  # about a quarter of the 400 rows was profiled
+    assert profile(yesterday, names, D - timedelta(days=1), rows=400) == reference
+
+    def psi(frame):
+        results = validate(frame, features_suite(reference, previous=400.0))
+        return {(r.column, r.severity): r for r in results
+                if r.description.startswith("population stability index")}
+
+    steady = psi(feature_frame(spark, 400))
+    assert all(r.success and "on a 25.00% sample" in r.description for r in steady.values())
+    assert max(float(r.observed) for r in steady.values()) < 0.25
+    cents = psi(feature_frame(spark, 400, scale=100.0))
+    assert sorted(c for (c, s), r in cents.items() if s == ERROR and not r.success) == sorted(
+        n for n in names if n.startswith("gmv"))
 
 
 def test_features_suite_blocks_out_of_range_nulls_and_a_filled_column_gone_null(spark):
@@ -242,8 +269,8 @@ def test_features_suite_blocks_out_of_range_nulls_and_a_filled_column_gone_null(
 def test_features_suite_blocks_a_volume_drop_of_90_percent(spark):
     results = failed(validate(feature_frame(spark, 4), features_suite(None, previous=40.0)))
     assert results == [(
-        "rows per as_of_date at least 20 (50% of the previous 40)", None, ERROR,
-        "1 unexpected row(s): as_of_date=2026-10-31, row_count=4",
+        "rows per as_of_date at least 20 (50% of the previous 40)", "as_of_date", ERROR,
+        "4 rows on 2026-10-31",
     )]
 
 

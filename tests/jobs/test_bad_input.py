@@ -99,17 +99,17 @@ def test_a_duplicated_order_line_is_kept_once_and_counted(spark, lake):
 BLOCKED = [
     ("empty batch", {0: []}, "the orders batch is not empty", "observed: 0"),
     ("missing day", {0: GOOD_ROWS, 2: GOOD_ROWS}, "a row for every _batch_date",
-     "missing__batch_date"),
+     "observed: missing 20"),
     ("volume drop of 90%", {0: 4}, "rows per _batch_date at least", "row_count=4"),
     ("a column of all nulls", {0: ("amount", None)}, "rows quarantined at most 5%",
-     "quarantine_reason=missing_value:amount, rows_rejected=100, batch_share=1"),
+     "100 of 100 rows (100.0%), most often missing_value:amount"),
     ("type drift", {0: ("amount", "12,50")}, "rows quarantined at most 5%",
-     "quarantine_reason=unparseable_value:amount, rows_rejected=100, batch_share=1"),
+     "100 of 100 rows (100.0%), most often unparseable_value:amount"),
     ("quarantine spike", {0: ("some", "-1")}, "rows quarantined at most 5%",
-     "quarantine_reason=out_of_range:amount, rows_rejected=20, batch_share=0.2"),
+     "20 of 100 rows (20.0%), most often out_of_range:amount"),
     # Earlier batches had the column: it reads as null in this one, and every row says so.
     ("a column missing", {0: ("drop", "amount")}, "rows quarantined at most 5%",
-     "quarantine_reason=missing_value:amount, rows_rejected=100, batch_share=1"),
+     "100 of 100 rows (100.0%), most often missing_value:amount"),
 ]
 
 
@@ -242,8 +242,12 @@ def test_a_feature_exploding_after_a_unit_change_is_blocked(spark, cfg, tmp_path
     with pytest.raises(DataQualityError) as raised:
         build_features.publish_snapshots(spark, lake, record, "merchant", [d])
 
-    assert "population stability index of every feature at most 1" in str(raised.value)
-    assert "feature=gmv_sum_" in str(raised.value)
+    # Every GMV window moved to the top bin (other features of this small synthetic history
+    # may shift from one day to the next as well: only the GMV ones are asserted).
+    blocked = {r.column for r in raised.value.results if r.blocking}
+    assert {f"gmv_sum_{w}d" for w in (7, 30, 90, 180)} <= blocked
+    assert "population stability index at most 1 against the snapshot of" in str(raised.value)
+    assert "[gmv_sum_30d]" in str(raised.value)
     assert published(spark, lake, "merchant_features") == before
     assert build_features.published_dates(spark, lake.table("merchant_features")) == {
         d - timedelta(days=1)}
