@@ -20,6 +20,7 @@ the booster's margin, which ``growth.models.reasons`` turns into text.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
@@ -64,6 +65,14 @@ class _Boosted(BaseEstimator):
             "random_state": self.random_state,
             "tree_method": "hist",
         }
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        # scikit-learn reads parameter names from the subclass's __init__, which passes the
+        # boosting ones through **params: without this, get_params (what the registry
+        # stores and a champion is retrained from) would lose trees, depth and rate.
+        boosting = [p for p in inspect.signature(_Boosted.__init__).parameters if p != "self"]
+        return sorted(set(super()._get_param_names()) | set(boosting))
 
     def xgb_params(self) -> dict:
         """Keyword arguments of the XGBoost estimator this model fits, objective included

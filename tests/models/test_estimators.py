@@ -84,6 +84,9 @@ def test_store_round_trip_gives_the_same_predictions(tmp_path, kind):
     after = loaded.predict(X) if kind == "value" else loaded.predict_proba(X)[:, 1]
     assert features == ["a", "b", "c"]
     assert type(loaded) is type(model)
+    # every parameter is stored, the boosting ones too (a champion is retrained from them)
+    assert loaded.get_params() == model.get_params()
+    assert loaded.get_params()["n_estimators"] == SMALL["n_estimators"]
     np.testing.assert_allclose(after, before, rtol=1e-6)
     np.testing.assert_allclose(loaded.contributions(X), model.contributions(X), rtol=1e-5)
 
