@@ -1,6 +1,6 @@
 """Building blocks of the suites: each returns expectations with a severity and a sentence.
 
-Queries (``UnexpectedRowsExpectation``) return the offending rows, which become the observed
+Queries (``query.UnexpectedRowsOnce``) return the offending rows, which become the observed
 value of a failure: the days below the volume floor with their counts, the missing days,
 the lists whose ranks have a gap.
 """
@@ -17,6 +17,7 @@ from great_expectations.constants import MAX_RESULT_RECORDS
 from great_expectations.expectations.expectation import Expectation
 from pyspark.sql.types import StructType
 
+from growth.expectations.query import UnexpectedRowsOnce
 from growth.expectations.validate import ERROR, WARN, check, error, suite, warn
 
 SAMPLE_SEED = 17
@@ -177,7 +178,7 @@ def rule_query(
     rows_checked, lowest, highest) rows, ``rule`` indexing ``rules``, whose items are
     (description, column, severity, shows a value). ``validate`` reports each rule apart;
     a rule without a row passed."""
-    expectation = check(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), severity,
+    expectation = check(UnexpectedRowsOnce(unexpected_rows_query=query), severity,
                         f"{len(rules)} rule(s)")
     return expectation.copy(update={"meta": {"rules": [
         {"description": d, "column": c, "severity": s, "value": v} for d, c, s, v in rules
@@ -197,7 +198,7 @@ def keys(columns: Sequence[str]) -> list[RowRule | Expectation]:
     listed = ", ".join(f"`{c}`" for c in columns)
     query = (f"SELECT {listed}, COUNT(*) AS copies FROM {{batch}} GROUP BY {listed} "
              "HAVING COUNT(*) > 1 ORDER BY copies DESC")
-    return [*not_null(columns), error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query),
+    return [*not_null(columns), error(UnexpectedRowsOnce(unexpected_rows_query=query),
                                       f"one row per key ({', '.join(columns)})")]
 
 
@@ -231,9 +232,9 @@ def volume(
                 f"GROUP BY `{column}` HAVING {condition} ORDER BY `{column}`")
 
     return [
-        error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=rows_outside(f"COUNT(*) < {low:.0f}")),
+        error(UnexpectedRowsOnce(unexpected_rows_query=rows_outside(f"COUNT(*) < {low:.0f}")),
               floor),
-        warn(gxe.UnexpectedRowsExpectation(unexpected_rows_query=rows_outside(f"COUNT(*) > {high:.0f}")),
+        warn(UnexpectedRowsOnce(unexpected_rows_query=rows_outside(f"COUNT(*) > {high:.0f}")),
              ceiling),
     ]
 
@@ -261,7 +262,7 @@ def ranks_contiguous(rank: str, within: Sequence[str]) -> list[Expectation]:
         f"GROUP BY {group} HAVING MIN(`{rank}`) <> 1 OR MAX(`{rank}`) <> COUNT(*) "
         f"OR COUNT(DISTINCT `{rank}`) <> COUNT(*) OR COUNT(`{rank}`) <> COUNT(*)"
     )
-    return [error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query),
+    return [error(UnexpectedRowsOnce(unexpected_rows_query=query),
                   f"{rank} unique and running 1..n without gaps within ({', '.join(within)})")]
 
 
@@ -274,7 +275,7 @@ def none_of(columns: Sequence[str], excluded: Iterable[tuple], what: str) -> Exp
         values = ", ".join("(" + _sql_list(p) + ")" for p in pairs)
         condition = f"({', '.join(f'`{c}`' for c in columns)}) IN ({values})"
     query = f"SELECT {', '.join(f'`{c}`' for c in columns)} FROM {{batch}} WHERE {condition}"
-    return error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query), f"no {what}")
+    return error(UnexpectedRowsOnce(unexpected_rows_query=query), f"no {what}")
 
 
 def capacity(
@@ -290,5 +291,5 @@ def capacity(
         f"WHERE `{group}` IS NOT NULL AND ({counted}) GROUP BY `{group}` HAVING FIRST({limit}) IS NULL OR COUNT(*) > FIRST({limit}) "
         f"ORDER BY `{group}`"
     )
-    return error(gxe.UnexpectedRowsExpectation(unexpected_rows_query=query),
+    return error(UnexpectedRowsOnce(unexpected_rows_query=query),
                  f"no {what} over capacity")

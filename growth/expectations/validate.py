@@ -140,7 +140,10 @@ def _observed(result: dict) -> str | None:
             rows = list(rows)
             shown = "; ".join(_row_text(r) for r in rows[:EXAMPLES])
             more = f"; and {len(rows) - EXAMPLES:,} more" if len(rows) > EXAMPLES else ""
-            return f"{_number(value)} unexpected row(s): {shown}{more}" if value else "0 unexpected rows"
+            # A query's rows are capped by GX: then the count is a lower bound.
+            least = "at least " if (result.get("details") or {}).get("truncated") else ""
+            return (f"{least}{_number(value)} unexpected row(s): {shown}{more}" if value
+                    else "0 unexpected rows")
         return _number(value)
     if "unexpected_count" in result:
         count = result["unexpected_count"] or 0

@@ -174,11 +174,12 @@ def _audit(
 ) -> None:
     """The two gates before anything is written: the batch as delivered (volume, days,
     quarantine share), then the rows about to be merged (the silver table's own rules)."""
-    batch = suites.source_batch(
-        contract, record.batch_to, record.batch_from,
-        quality.previous_batch_rows_per_day(spark, cfg, record.target_table),
-        cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share,
-    )
+    with quality.gate_time(record):
+        batch = suites.source_batch(
+            contract, record.batch_to, record.batch_from,
+            quality.previous_batch_rows_per_day(spark, cfg, record.target_table),
+            cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share,
+        )
     quality.gate(spark, cfg, record, record.target_table, ranked, batch, counts.rows_in)
     quality.gate(spark, cfg, record, record.target_table, accepted_rows(ranked, contract),
                  suites.silver(contract), counts.accepted)
