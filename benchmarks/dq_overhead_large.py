@@ -25,15 +25,12 @@ and the overhead: gate time / the job's own time without the gates. Target: <= 1
 from __future__ import annotations
 
 import os
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-os.environ["GROWTH_LAKE_ROOT"] = os.environ.get("BENCH_LAKE_ROOT", str(Path("lake-bench").resolve()))
-os.environ.setdefault("GROWTH_DRIVER_MEMORY", "12g")
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("GROWTH_LABEL_HORIZON_DAYS", "30")
+from bench_lake import use_bench_lake  # noqa: E402  (benchmarks/ is on sys.path)
+
+use_bench_lake()
 
 import logging  # noqa: E402
 

@@ -32,14 +32,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 
-os.environ["GROWTH_LAKE_ROOT"] = os.environ.get("BENCH_LAKE_ROOT", str(Path("lake-bench").resolve()))
-os.environ.setdefault("GROWTH_DRIVER_MEMORY", "12g")
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-# The large profile's labels and training set are built with a 30-day horizon (monthly
-# cutoffs fit in its 365 days); a training set read here carries its own horizon.
-os.environ.setdefault("GROWTH_LABEL_HORIZON_DAYS", "30")
+from bench_lake import use_bench_lake  # noqa: E402  (benchmarks/ is on sys.path)
+
+use_bench_lake()
 
 import dataclasses  # noqa: E402
 import logging  # noqa: E402

@@ -9,13 +9,11 @@ Prints the generation time and the row count of every source. Writes into its ow
 from __future__ import annotations
 
 import os
-import sys
 import time
-from pathlib import Path
 
-os.environ["GROWTH_LAKE_ROOT"] = os.environ.get("BENCH_LAKE_ROOT", str(Path("lake-bench").resolve()))
-os.environ.setdefault("GROWTH_DRIVER_MEMORY", "16g")
-os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+from bench_lake import use_bench_lake  # noqa: E402  (benchmarks/ is on sys.path)
+
+use_bench_lake("16g", None)
 
 import logging  # noqa: E402
 
