@@ -3,14 +3,15 @@
 ``profile`` summarises the reference snapshot in two passes over a sample of at most about
 ``SAMPLE_ROWS`` rows: decile edges per column (approximate quantiles), then each column's
 share of rows per bin and its non-null share.
-``shift_checks`` turns a profile into row rules on the candidate, computed in the suite's
-one pass with its other rules:
+``shift_checks`` turns a profile into checks on the candidate:
 
-- the population stability index, PSI = sum over bins (p - q) ln(p / q), of every column;
-  above ``psi_warn`` recorded, above ``psi_error`` blocking. A unit
+- the population stability index, PSI = sum over bins (p - q) ln(p / q), of every column,
+  one small query over a sample of the candidate (``psi_check``); above ``psi_warn``
+  recorded, above ``psi_error`` blocking, the value kept either way. A unit
   change (cents for currency units) puts every value in the top bin: PSI in the tens;
   consecutive daily snapshots of 7..180-day windows move by a few hundredths.
-- a nullable column that was mostly filled must not go (nearly) all null.
+- a nullable column that was mostly filled must not go (nearly) all null (a row rule of the
+  suite's single aggregate query).
 """
 
 from __future__ import annotations

@@ -142,8 +142,8 @@ def compile_rules(rules: Sequence[RowRule]) -> list[Expectation]:
     and per rule with a ``value``: (rule, violations, rows_checked, lowest, highest).
     ``validate`` reports every rule apart, with the rule's own severity.
 
-    GX runs an unexpected-rows query twice (its row count, then its rows), so each query
-    spared is two passes over the candidate spared. GX keeps at most ``MAX_RESULT_RECORDS``
+    Each query is a pass over the candidate, so one for all rules is the fewest there can
+    be. GX keeps at most ``MAX_RESULT_RECORDS``
     rows of a query: a longer list of rules is split, so that no rule's row can be cut."""
     return [_compiled(rules[start:start + MAX_RESULT_RECORDS])
             for start in range(0, len(rules), MAX_RESULT_RECORDS)]
