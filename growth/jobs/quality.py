@@ -53,21 +53,20 @@ def gate(
     spent to ``record.dq_seconds`` (the run's gate overhead). When an ``error`` expectation
     failed, keeps the candidate for inspection and raises ``DataQualityError``."""
     started = time.perf_counter()
-    try:
-        results = validate_or_raise(candidate, expectations, table)
-    except DataQualityError as blocked:
-        _record(record, table, blocked.results, rows)
-        path = rejected_path(cfg, table, record.run_id)
-        candidate.write.mode("overwrite").parquet(path)
-        record.dq_seconds = (record.dq_seconds or 0.0) + time.perf_counter() - started
-        raise DataQualityError(table, blocked.results,
-                               note=f"; the rejected candidate is kept at {path}") from None
-    _record(record, table, results, rows)
-    elapsed = time.perf_counter() - started
-    record.dq_seconds = (record.dq_seconds or 0.0) + elapsed
+    with gate_time(record):
+        try:
+            results = validate_or_raise(candidate, expectations, table)
+        except DataQualityError as blocked:
+            _record(record, table, blocked.results, rows)
+            path = rejected_path(cfg, table, record.run_id)
+            candidate.write.mode("overwrite").parquet(path)
+            raise DataQualityError(table, blocked.results,
+                                   note=f"; the rejected candidate is kept at {path}") from None
+        _record(record, table, results, rows)
     warnings = sum(not r.success for r in results)
     log.info("%s: %d check(s) passed%s in %.1fs (suite %s)", table, len(results) - warnings,
-             f", {warnings} warning(s)" if warnings else "", elapsed, expectations.name)
+             f", {warnings} warning(s)" if warnings else "", time.perf_counter() - started,
+             expectations.name)
     return results
 
 
