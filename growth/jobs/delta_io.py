@@ -153,12 +153,35 @@ def replace_dates(
         df.unpersist()
 
 
+LOG_PROPERTIES = {"delta.autoOptimize.autoCompact": "true"}
+"""Table properties of append-only logs. Every run appends a file or two; without
+compaction a year of daily runs leaves thousands of tiny files, and every job that reads
+the log (the previous volume, the last run's versions) pays for listing and opening them."""
+
+_PROPERTIES_SET: set[tuple[str, str]] = set()
+
+
+def ensure_properties(spark: SparkSession, name: str, properties: Mapping[str, str]) -> None:
+    """Set ``properties`` on an existing table where they differ (once per process and
+    table: logs created by an older release get them on their next append)."""
+    if (name, repr(sorted(properties.items()))) in _PROPERTIES_SET:
+        return
+    current = DeltaTable.forName(spark, name).detail().select("properties").first()[0] or {}
+    changed = {k: v for k, v in properties.items() if current.get(k) != v}
+    if changed:
+        assignments = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(changed.items()))
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ({assignments})")
+    _PROPERTIES_SET.add((name, repr(sorted(properties.items()))))
+
+
 def append(spark: SparkSession, df: DataFrame, name: str) -> None:
-    """Append rows (for logs, where every run adds its own record).
+    """Append rows (for logs, where every run adds its own record); the table compacts its
+    small files itself (``LOG_PROPERTIES``).
 
     New columns of ``df`` are added to the table, so a log written by an older release
     keeps working after the log gains a column."""
-    ensure_table(spark, name, df.schema)
+    ensure_table(spark, name, df.schema, properties=LOG_PROPERTIES)
+    ensure_properties(spark, name, LOG_PROPERTIES)
     df.writeTo(name).option("mergeSchema", "true").append()
 
 

@@ -39,6 +39,9 @@ def spark_conf(cfg: Config) -> dict[str, str]:
         # Delta rebuilds a table's state with 50 tasks by default; on this platform's table
         # sizes that is mostly scheduling overhead, so follow the shuffle setting instead.
         "spark.databricks.delta.snapshotPartitions": str(cfg.shuffle_partitions),
+        # Logs with auto-compaction (delta_io.LOG_PROPERTIES) compact once they hold this
+        # many small files: Delta's default of 50 leaves every reader opening 50 files.
+        "spark.databricks.delta.autoCompact.minNumFiles": "10",
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
     }

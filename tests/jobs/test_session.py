@@ -46,3 +46,22 @@ def test_unresolvable_delta_jars_give_an_error_that_says_how_to_fix_it(tmp_path)
     message = done.stdout
     assert "io.delta:delta-spark_4.2_2.13:0.0.0-missing" in message
     assert "mvn dependency:get" in message and "GROWTH_SPARK_JARS" in message
+
+
+def test_logs_compact_their_small_files_and_keep_every_row(spark, cfg):
+    """Each append adds a file; a log must not grow into thousands of them, and compaction
+    must neither lose nor duplicate a record. A log created without the property (by an
+    older release) gets it on its next append."""
+    from delta.tables import DeltaTable
+
+    from growth.jobs import delta_io
+
+    name = cfg.table("log_compaction_probe")
+    spark.sql(f"CREATE TABLE {name} (run INT) USING delta")
+    for run in range(25):
+        delta_io.append(spark, spark.createDataFrame([(run,)], "run INT"), name)
+    detail = DeltaTable.forName(spark, name).detail().first()
+    assert detail["properties"]["delta.autoOptimize.autoCompact"] == "true"
+    assert detail["numFiles"] < 10
+    assert sorted(r.run for r in spark.table(name).collect()) == list(range(25))
+    spark.sql(f"DROP TABLE {name}")
