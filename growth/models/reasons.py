@@ -9,10 +9,12 @@ Phrasing is driven by the feature's name and unit (from the feature registry, pa
 the job), so a new feature gets a sensible sentence without a template of its own.
 
 Scoring renders reasons for every entity every day, so ``top_reasons`` works a batch at a
-time: the top ``k`` columns come from one sort of the batch, and each chosen feature renders
-all of its rows at once. Rows whose values read the same (same sign, same rounded number)
-share one sentence, so Python formats each distinct sentence once, not once per row; a
-key per phrasing kind (below) says exactly which values read the same.
+time: the top ``k`` columns come with the contributions (``compiled_trees`` picks them in
+the same pass) or from one sort of the batch, and each chosen feature renders all of its
+rows at once. Rows whose values read the same (same sign, same rounded number) share one
+sentence, so Python formats each distinct sentence once, not once per row; a key per
+phrasing kind (below) says exactly which values read the same. Whole amounts, most of the
+reasons, are formatted in one pass per group without a call per value.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _LABELS = {
     "rating_mean": "mean rating",
 }
 _WINDOW = re.compile(r"_(\d+)([dw])$")
+_UNSIGNED = ("growth", "slope")  # kinds that show |v| and say the sign in words
 _SINCE = "days_since_last_"
 
 
@@ -75,22 +78,49 @@ class _Template:
     def text(self, value: float) -> str:
         """The sentence of one non-missing value."""
         kind, label, days = self.kind, self.label, self.days
-        if kind == "tenure":
-            return f"on the marketplace for {_number(value)} days"
-        if kind == "since":
-            return f"{_number(value)} days since the last {self.since}"
         if kind == "growth_ratio":
             change = value - 1
             return f"{label} {'up' if change >= 0 else 'down'} {abs(change):.0%} on the previous {days}"
         if kind == "growth_rate":
             return f"{label} {'up' if value >= 0 else 'down'} {abs(value):.0%} in {days}"
+        if kind == "share":
+            return f"{label} {value:.0%} ({days})" if days else f"{label} {value:.0%}"
+        before, after = self.around_number(value >= 0)
+        return before + _number(abs(value) if kind in _UNSIGNED else value) + after
+
+    def around_number(self, positive: bool) -> tuple[str, str]:
+        """The words before and after the number (``_number``'s) in the sentence of a
+        positive or negative value, for the kinds that read as words around a number."""
+        kind, label, days = self.kind, self.label, self.days
+        if kind == "tenure":
+            return "on the marketplace for ", " days"
+        if kind == "since":
+            return "", f" days since the last {self.since}"
         if kind == "growth":
-            return f"{label} {'+' if value >= 0 else '-'}{_number(abs(value))} in {days}"
+            return f"{label} {'+' if positive else '-'}", f" in {days}"
         if kind == "slope":
-            trend = "rising" if value >= 0 else "falling"
-            return f"weekly {label} {trend} {_number(abs(value))} a week over {days}"
-        shown = f"{value:.0%}" if kind == "share" else _number(value)
-        return f"{label} {shown} ({days})" if days else f"{label} {shown}"
+            return f"weekly {label} {'rising' if positive else 'falling'} ", f" a week over {days}"
+        return f"{label} ", f" ({days})" if days else ""
+
+    def whole_texts(self, group: int, keys: np.ndarray) -> np.ndarray | None:
+        """The sentences of distinct ``keys`` of one ``group`` (``groups``' output) when
+        the group is of whole numbers, whose keys are the rounded values themselves: then
+        the sentences are built in one pass, without a call per value (most reasons are
+        whole amounts). None for any other group, and for numbers beyond 2**53."""
+        if self.kind in _UNSIGNED:
+            # Keys of |v| (never negative); the sign is in the group, above 8.
+            whole, positive, sign = group % 8 == 0, group >= 8, ""
+        elif self.kind in ("tenure", "since", "number"):
+            whole, positive, sign = group in (0, 1), True, "-" if group == 1 else ""
+        else:
+            return None
+        magnitude = np.abs(keys)
+        if not whole or not (magnitude < 2.0**53).all():
+            return None
+        before, after = self.around_number(positive)
+        before += sign  # f"{v:,.0f}" of a negative v, -0 included, is "-" and |v|'s digits
+        return np.array([f"{before}{n:,}{after}" for n in magnitude.astype(np.int64).tolist()],
+                        dtype=object)
 
     def groups(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(group, key) per value (none missing): two values with the same group and key
@@ -106,7 +136,7 @@ class _Template:
                 return (values >= 0).astype(np.int8), np.rint(np.abs(values) * 100)
             if kind in ("growth", "slope"):
                 group, key = _number_groups(np.abs(values))
-                return group + 4 * (values >= 0), key
+                return group + 8 * (values >= 0), key
             if kind == "share":
                 # f"{v:.0%}" formats v * 100 rounded half to even, with a minus sign
                 # whenever that product is negative (also -0.0 and what rounds to 0).
@@ -118,12 +148,25 @@ class _Template:
 def _number_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``_number``'s (group, key): whole-number format (|v| >= 100 or an integer) keyed
     by the rounded value and its sign (``,.0f`` rounds half to even like ``rint`` and
-    prints -0 for a negative value); the decimal formats keyed by the value itself, as
-    rounding to two or one decimals is where binary floats and ``rint`` could disagree."""
+    prints -0 for a negative value); the decimal formats (two decimals below 10, one
+    below 100) keyed by |v| scaled to the shown decimals and rounded, the sign and the
+    format in the group.
+
+    ``,.2f`` rounds the exact binary value, while ``|v| * 100`` is rounded once more, by
+    at most 1e-13 here: only a product within that of a half could round the other way, so
+    the few within 1e-6 of one are keyed by |v| itself (never a whole number, so never
+    another value's rounded key). Dozens of distinct values thus share a sentence where
+    each used to be formatted on its own.
+    """
     magnitude = np.abs(values)
     whole = (magnitude >= 100) | (np.isfinite(values) & (values == np.trunc(values)))
-    group = np.where(whole, np.signbit(values).astype(np.int8), np.where(magnitude < 10, 2, 3))
-    return group.astype(np.int8), np.where(whole, np.rint(values), values)
+    sign = np.signbit(values).astype(np.int8)
+    wide = (magnitude >= 10).astype(np.int8)
+    scaled = magnitude * np.where(wide, 10.0, 100.0)
+    tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    group = np.where(whole, sign, 2 + wide + 2 * sign)
+    key = np.where(whole, np.rint(values), np.where(tie, magnitude, np.rint(scaled)))
+    return group.astype(np.int8), key
 
 
 @lru_cache(maxsize=1024)
@@ -176,10 +219,12 @@ def phrases(name: str, unit: str, values: Sequence[float]) -> np.ndarray:
     for g in np.unique(group):
         rows = np.flatnonzero(group == g)
         codes, uniques = pd.factorize(key[rows])
-        # Any member stands for its key's sentence: they all read the same.
-        sample = np.empty(len(uniques))
-        sample[codes] = shown[rows]
-        texts = np.array([template.text(v) for v in sample.tolist()], dtype=object)
+        texts = template.whole_texts(int(g), uniques)
+        if texts is None:
+            # Any member stands for its key's sentence: they all read the same.
+            sample = np.empty(len(uniques))
+            sample[codes] = shown[rows]
+            texts = np.array([template.text(v) for v in sample.tolist()], dtype=object)
         out[present[rows]] = texts[codes]
     return out
 
@@ -190,14 +235,17 @@ def top_reasons(
     features: Sequence[str],
     units: Mapping[str, str],
     k: int = 3,
+    top: np.ndarray | None = None,
 ) -> list[list[str]]:
     """Per row, up to ``k`` sentences for the features that raised its score most.
 
     ``contributions``: rows x features (a trailing bias column is ignored); ``values``:
     the raw feature values by name (a frame or a mapping of columns; only the chosen
-    features are read). Only positive contributions count as reasons.
+    features are read). Only positive contributions count as reasons. ``top``: each row's
+    columns by decreasing contribution, ties in column order (at least ``k`` of them, as
+    ``compiled_trees`` gives them), if already known; else one stable sort finds them.
     """
-    contributions = np.asarray(contributions, dtype=float)[:, : len(features)]
+    contributions = np.asarray(contributions)[:, : len(features)]
     if contributions.shape[1] != len(features):
         raise ValueError(f"{contributions.shape[1]} contribution columns for "
                          f"{len(features)} features")
@@ -205,9 +253,16 @@ def top_reasons(
     k = min(k, len(features))
     if rows == 0 or k <= 0:
         return [[] for _ in range(rows)]
-    # A stable sort puts ties in column order. With a few dozen features it is faster than
-    # argpartition plus sorting the k chosen (measured on 10,000-row batches).
-    top = np.argsort(-contributions, axis=1, kind="stable")[:, :k]
+    if top is None:
+        # A stable sort puts ties in column order. With a few dozen features it is faster
+        # than argpartition plus sorting the k chosen (measured on 10,000-row batches).
+        top = np.argsort(-contributions.astype(float), axis=1, kind="stable")[:, :k]
+    else:
+        top = np.asarray(top)
+        if top.ndim != 2 or len(top) != rows or top.shape[1] < k:
+            raise ValueError(f"top has shape {top.shape}: need {rows} rows of at least {k} "
+                             "columns")
+        top = top[:, :k]
     # Sorted largest first, so a row's positive contributions are a prefix of its top k.
     kept = np.take_along_axis(contributions, top, axis=1) > 0
     texts = np.full((rows, k), None, dtype=object)

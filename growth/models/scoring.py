@@ -50,25 +50,32 @@ def score_batch(
     gates: Sequence[Gate],
     reasons: int = 3,
     keep: Sequence[str] = ("previous_tier", "tenure_days"),
+    threads: int = 1,
 ) -> pd.DataFrame:
     """The value score, eligibility and potential of every row, with their reasons; the
-    ``keep`` columns are carried through."""
+    ``keep`` columns are carried through.
+
+    Each model goes over the batch once (``explain``): the prediction, the contributions
+    and each row's strongest features come from the same pass. ``threads``: threads of
+    that pass; 1 in a Spark Python worker, which already has a core of its own.
+    """
     out = frame[[key, "as_of_date", *keep]].copy()
     if frame.empty:
         for column in SCORED_COLUMNS:
             out[column] = pd.Series(dtype=object)
         return out
-    X = _matrix(frame, models.value_features)
-    out["score"] = np.maximum(models.value.predict(X), 0.0)
+    value = models.value.explain(_matrix(frame, models.value_features), reasons, threads)
+    out["score"] = np.maximum(value.output, 0.0)
     out["failed_gates"] = failed_gates(frame, gates)
-    out["value_reasons"] = top_reasons(models.value.contributions(X), frame,
-                                       models.value_features, units, reasons)
-    Xp = _matrix(frame, models.potential_features)
-    raw = models.potential.raw_probability(Xp)
-    out["potential_raw"] = raw
-    out["potential_probability"] = models.potential.calibrate(raw)
-    out["potential_reasons"] = top_reasons(models.potential.contributions(Xp), frame,
-                                           models.potential_features, units, reasons)
+    out["value_reasons"] = top_reasons(value.contributions, frame, models.value_features,
+                                       units, reasons, top=value.top)
+    potential = models.potential.explain(_matrix(frame, models.potential_features), reasons,
+                                         threads)
+    out["potential_raw"] = potential.output
+    out["potential_probability"] = models.potential.calibrate(potential.output)
+    out["potential_reasons"] = top_reasons(potential.contributions, frame,
+                                           models.potential_features, units, reasons,
+                                           top=potential.top)
     return out
 
 

@@ -79,6 +79,12 @@ def test_phrases_render_every_value_as_phrase_does(name, unit):
         EDGES, EDGES,  # repeated values share one formatted sentence
         rng.normal(0, 3, 300), rng.gamma(1.5, 200, 300), np.round(rng.uniform(0, 1.5, 300), 3),
         rng.integers(-50, 5000, 300).astype(float), np.round(rng.uniform(-20, 20, 300), 2) + 0.005,
+        # decimals are keyed by their rounded digits: halves of the last shown digit, and
+        # the floats just beside them, must still read as phrase reads them
+        np.round(rng.uniform(-100, 100, 300), 3), np.round(rng.uniform(-10, 10, 300), 3) + 0.0005,
+        np.nextafter(np.round(rng.uniform(-10, 10, 100), 2) + 0.005, np.inf),
+        np.nextafter(np.round(rng.uniform(-10, 10, 100), 2) + 0.005, -np.inf),
+        np.nextafter(np.round(rng.uniform(10, 100, 100), 1) + 0.05, -np.inf),
     ])
     assert phrases(name, unit, values).tolist() == [phrase(name, unit, v) for v in values]
     assert phrases(name, unit, []).tolist() == []
@@ -107,7 +113,12 @@ def test_top_reasons_equal_the_per_row_rendering(entity):
     contributions[:400] = np.round(contributions[:400])  # ties, also across the k-th place
     contributions[400:450] = -1.0  # no positive contribution: no reason
     contributions[450:500, 1:] = -1.0  # a single one
+    # the columns by decreasing contribution, as compiled_trees gives them with the scores
+    top = np.argsort(-contributions[:, :-1], axis=1, kind="stable")
     for k in (1, 3, len(features), len(features) + 2):
-        assert top_reasons(contributions, values, features, units, k) == per_row_reasons(
-            contributions, values, features, units, k)
+        expected = per_row_reasons(contributions, values, features, units, k)
+        assert top_reasons(contributions, values, features, units, k) == expected
+        assert top_reasons(contributions, values, features, units, k, top=top) == expected
     assert top_reasons(contributions[:0], values, features, units) == []
+    with pytest.raises(ValueError, match="top has shape"):
+        top_reasons(contributions, values, features, units, 3, top=top[:, :2])
