@@ -168,6 +168,23 @@ def register(
     return version
 
 
+def identical_version(spark: SparkSession, cfg: Config, name: str, trained_as_of: date,
+                      model: object, features: list[str]) -> Row | None:
+    """The registered version of ``name`` trained for ``trained_as_of`` that holds this very
+    model (identical booster and settings, as ``store.to_texts`` writes them), if any: a
+    rerun of a training task finds its model there and must not add it again."""
+    texts = store.to_texts(model, features)
+    for row in versions(spark, cfg, name):
+        if row.trained_as_of != trained_as_of:
+            continue
+        try:
+            if store.read_texts(Path(row.artifact_path)) == texts:
+                return row
+        except store.ModelFormatError:
+            continue  # an artifact removed by hand cannot be the same model
+    return None
+
+
 def _merge_status(spark: SparkSession, table: str, changes) -> None:
     """Insert new versions and set the status (and promoted_at) of existing ones, atomically."""
     (

@@ -106,10 +106,14 @@ def partition_audit(
     taken over the last ``partitions`` published dates before ``newest``."""
 
     def audit(candidate: DataFrame, rows: int) -> None:
+        started = time.perf_counter()
         with gate_time(record):  # what the suite compares against is part of the gate
             previous = previous_partition_rows(spark, table, column, newest, partitions,
                                                lookback_days)
+            counted = time.perf_counter()
             expectations = suite_for(published_schema(spark, table), previous)
+        log.info("%s: suite prepared in %.1fs (previous volume %.1fs)", table,
+                 time.perf_counter() - started, counted - started)
         gate(spark, cfg, record, table, candidate, expectations, rows)
 
     return audit

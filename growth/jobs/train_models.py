@@ -49,6 +49,7 @@ from growth.jobs.config import Config, load_config
 from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.models import backtest as bt
+from growth.models import tiering
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,24 @@ class LocalTrainer:
                                        self.rows[self.target].to_numpy(float),
                                        self.rows["as_of_date"].to_numpy())
 
+    def tier_churn(self, model, features: list[str]) -> pd.DataFrame:
+        """Tier churn from each cutoff of the training set to the next, the entities tiered
+        by ``model``'s scores (in-sample) as the daily job tiers them: quantile cuts of
+        ``GROWTH_TIER_SHARES``, the eligibility gates, ``new`` by tenure, with and without
+        hysteresis (``tiering.churn_path``)."""
+        key = DAILY_TABLES[self.entity].key
+        rows = self.rows
+        scored = pd.DataFrame({
+            key: rows[key].to_numpy(), AS_OF: rows[AS_OF].to_numpy(),
+            "score": np.maximum(model.predict(rows[features].to_numpy(np.float32)), 0.0),
+            "eligible": [not failed for failed in tiering.failed_gates(
+                rows, model_settings.gates(self.cfg, self.entity))],
+            "tenure_days": rows["tenure_days"].to_numpy(float),
+        })
+        return tiering.churn_path(
+            scored, key, AS_OF, model_settings.tier_shares(self.cfg), self.cfg.tier_hysteresis,
+            self.cfg.tier_new_days, self.cfg.tier_ineligible_cap)
+
     def close(self) -> None:
         """Nothing to release: the frame goes with the trainer."""
 
@@ -131,6 +150,20 @@ def decide(
     return "challenger", f"{primary} {value:.4f} does not beat the champion's {best:.4f} + {margin:g}"
 
 
+def _churn_line(trainer, model, features: list[str]) -> str:
+    """The report's line on tier churn across the training cutoffs (driver path only: the
+    Spark path would have to collect every row to tier them)."""
+    if not isinstance(trainer, LocalTrainer):
+        return "tier churn: not computed on the xgboost.spark path"
+    path = trainer.tier_churn(model, features)
+    if path.empty:
+        return "tier churn: needs at least two cutoffs"
+    log.info("tier churn per cutoff:\n%s", path.to_string(index=False))
+    return (f"tier churn between consecutive cutoffs ({len(path)} steps, in-sample scores): "
+            f"{path['churn_with'].mean():.1%} with hysteresis {trainer.cfg.tier_hysteresis:g}, "
+            f"{path['churn_without'].mean():.1%} without")
+
+
 def train_kind(
     spark: SparkSession, cfg: Config, record: RunRecord, entity: str, kind: str,
     trainer: LocalTrainer | spark_training.SparkTrainer, training: dict, as_of: date,
@@ -140,9 +173,19 @@ def train_kind(
     features = model_settings.model_features(entity)
     primary = model_settings.PRIMARY_METRIC[kind]
     name = model_registry.model_name(entity, kind)
+    params = model_settings.new_params(cfg)
+    # Fitted first: a retried or rerun task on the same rows finds its model registered and
+    # stops here, without hours of backtests and without a duplicate version.
+    model = trainer.fit(features, params)
+    same = model_registry.identical_version(spark, cfg, name, as_of, model, features)
+    if same is not None:
+        why = (f"a rerun: the same model was registered for {as_of} already, as "
+               f"v{same.version}; nothing added (its report: growth models show {name} "
+               f"{same.version})")
+        log.info("%s: %s", name, why)
+        return same.version, same.status, f"{name} v{same.version}: {same.status} ({why})"
     log.info("%s: backtesting the challenger on %d rows %s", name, trainer.count,
              trainer.description)
-    params = model_settings.new_params(cfg)
     challenger, rules = bt.mean_metrics(trainer.backtest(features, params))
     current = model_registry.champion(spark, cfg, name)
     champion_metrics = None
@@ -157,8 +200,9 @@ def train_kind(
         f"trained {trainer.description}", challenger,
         {**({f"champion v{current.version}": champion_metrics} if champion_metrics else {}), **rules},
     )
+    if kind == "value":
+        report += "\n" + _churn_line(trainer, model, features)
     log.info("%s\n%s: %s", report, name, why)
-    model = trainer.fit(features, params)
     version = model_registry.register(
         spark, cfg, entity=entity, kind=kind, model=model, features=features, status=status,
         trained_as_of=as_of, training={**training, "rows": trainer.count}, primary_metric=primary,
@@ -202,7 +246,9 @@ def train(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> list[st
             log.info("%s v%d: %d rows > GROWTH_SPARK_TRAINING_ROWS=%d, training with "
                      "xgboost.spark", table, version, rows, cfg.spark_training_rows)
         else:
-            frame = data.toPandas().drop(columns=[key])
+            # In a fixed order: the row sample of each boosting round depends on it, and a
+            # rerun on the same rows must give the same model (the registry then keeps one).
+            frame = data.orderBy(AS_OF, key).toPandas()
             cutoffs = sorted(set(frame[AS_OF]))
             log.info("%s v%d: %d rows x %d columns on the driver", table, version, len(frame),
                      frame.shape[1])

@@ -148,3 +148,52 @@ def tier_churn(previous: Sequence[str | None], current: Sequence[str]) -> float:
     if not had.any():
         return float("nan")
     return float((prev[had] != cur[had]).mean())
+
+
+def quantile_cuts(score: Sequence[float], shares: Mapping[str, float]) -> dict[str, float]:
+    """Cut points that put the cumulative ``shares`` (S, S+A, S+A+B, S+A+B+C) of ``score``
+    in each tier or better: the score quantiles at 1 - share, never rising from S to C
+    (the daily scoring job cuts the same way, with Spark's approximate quantiles)."""
+    values = np.quantile(np.asarray(score, dtype=float), [1 - s for s in shares.values()])
+    return dict(zip(RANKED[:-1], sorted(values.tolist(), reverse=True), strict=True))
+
+
+def churn_path(
+    frame: pd.DataFrame,
+    key: str,
+    period: str,
+    shares: Mapping[str, float],
+    hysteresis: float,
+    new_days: int,
+    cap: str,
+) -> pd.DataFrame:
+    """Tier churn from each period to the next, with and without hysteresis.
+
+    ``frame``: one row per (``key``, ``period``) with ``score``, ``eligible`` and
+    ``tenure_days``. Periods are tiered in order, each with its own quantile cuts; with
+    hysteresis an entity's previous tier is its tier of the previous period. Returns one
+    row per period after the first: ``period``, ``entities`` (those with a ranked tier in
+    the period before), ``churn_with`` and ``churn_without`` (shares that changed tier).
+    """
+    missing = {key, period, "score", "eligible", "tenure_days"} - set(frame.columns)
+    if missing:
+        raise KeyError(f"churn_path needs the column(s) {', '.join(sorted(missing))}")
+    if frame.duplicated([key, period]).any():
+        raise ValueError(f"churn_path needs one row per ({key}, {period})")
+    previous: dict[bool, pd.Series] = {}
+    rows = []
+    for when, rows_of in frame.sort_values([period, key]).groupby(period, sort=True):
+        policy = TierPolicy(quantile_cuts(rows_of["score"], shares), hysteresis, new_days, cap)
+        churn = {}
+        for with_h in (True, False):
+            before = previous.get(with_h, pd.Series(dtype=object))
+            prior = rows_of[key].map(before).to_numpy(dtype=object)
+            tiers = assign_tiers(rows_of["score"].to_numpy(float), prior,
+                                 rows_of["eligible"].to_numpy(bool),
+                                 rows_of["tenure_days"].to_numpy(float), policy, with_h)
+            churn[with_h] = (tier_churn(prior, tiers), int(np.isin(prior, RANKED).sum()))
+            previous[with_h] = pd.Series(tiers, index=rows_of[key].to_numpy())
+        # "new" depends on tenure alone, so both paths have the same ranked entities.
+        rows.append((when, churn[True][1], churn[True][0], churn[False][0]))
+    out = pd.DataFrame(rows[1:], columns=[period, "entities", "churn_with", "churn_without"])
+    return out.reset_index(drop=True)

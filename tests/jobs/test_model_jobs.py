@@ -79,6 +79,9 @@ def test_first_training_registers_champions_that_beat_the_baselines(spark, lake)
     reports = train_models.train(spark, lake, AS_OF, "merchant")
     assert [r.splitlines()[0].split(" backtest")[0] for r in reports] == [
         "merchant_value", "merchant_potential"]
+    churn = next(line for line in reports[0].splitlines() if line.startswith("tier churn"))
+    with_h, without_h = (float(p.rstrip("%")) for p in churn.split() if p.endswith("%"))
+    assert "(7 steps, in-sample scores)" in churn and 0 <= with_h <= without_h <= 100, churn
     rows = {r.model_name: r for r in model_registry.versions(spark, lake)}
     assert {n: (r.version, r.status) for n, r in rows.items()} == {
         "merchant_value": (1, "champion"), "merchant_potential": (1, "champion")}
@@ -94,8 +97,16 @@ def test_first_training_registers_champions_that_beat_the_baselines(spark, lake)
     assert list(potential.features) == list(feature_names("merchant"))
 
 
-def test_retraining_the_same_spec_stays_a_challenger_then_promote_and_rollback(spark, lake):
-    train_models.train(spark, lake, AS_OF, "merchant")
+def test_a_rerun_adds_nothing_retraining_stays_a_challenger_then_promote_and_rollback(
+    spark, lake
+):
+    # A retried task (same data, same day) finds its models registered and adds no version.
+    reports = train_models.train(spark, lake, AS_OF, "merchant")
+    assert all("nothing added" in r.splitlines()[-1] for r in reports), reports
+    assert {(r.model_name, r.version) for r in model_registry.versions(spark, lake)} == {
+        ("merchant_value", 1), ("merchant_potential", 1)}
+    # The next week's training of the same spec does not beat the champion by the margin.
+    train_models.train(spark, lake, AS_OF + timedelta(days=7), "merchant")
     status = {(r.model_name, r.version): r.status for r in model_registry.versions(spark, lake)}
     assert status[("merchant_potential", 2)] == "challenger"
     assert status[("merchant_potential", 1)] == "champion"

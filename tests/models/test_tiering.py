@@ -6,7 +6,9 @@ from growth.models.tiering import (
     Gate,
     TierPolicy,
     assign_tiers,
+    churn_path,
     failed_gates,
+    quantile_cuts,
     tier_churn,
 )
 
@@ -80,3 +82,48 @@ def test_gates_and_churn():
     assert failed_gates(frame.iloc[:0], gates) == []
     assert tier_churn(["A", "B", None, "new"], ["A", "C", "S", "A"]) == 0.5
     assert np.isnan(tier_churn([None], ["A"]))
+
+
+SHARES = {"S": 0.2, "A": 0.4, "B": 0.6, "C": 0.8}
+
+
+def test_quantile_cuts_put_the_shares_in_each_tier_or_better():
+    cuts = quantile_cuts(np.arange(1, 11, dtype=float), SHARES)
+    assert cuts == pytest.approx({"S": 8.2, "A": 6.4, "B": 4.6, "C": 2.8})
+    # ties collapse cut points but never make them rise from S to C
+    assert quantile_cuts([5.0] * 4, SHARES) == {"S": 5.0, "A": 5.0, "B": 5.0, "C": 5.0}
+
+
+def _periods(scores_by_period):
+    rows = [(f"m{i}", p, s, True, 365.0) for p, scores in enumerate(scores_by_period)
+            for i, s in enumerate(scores)]
+    return pd.DataFrame(rows, columns=["merchant_id", "week", "score", "eligible",
+                                       "tenure_days"])
+
+
+def test_churn_path_counts_flips_with_and_without_hysteresis():
+    # Ten merchants; m5 (6.0, tier B) and m6 (7.0, tier A) swap scores every week across
+    # A's cut of 6.4: without hysteresis both flip each week; with it m6 holds A (6.0 is
+    # above 6.4 x 0.9) and m5 stays B (7.0 is below 6.4 x 1.1).
+    base = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    swapped = base[:5] + [7.0, 6.0] + base[7:]
+    out = churn_path(_periods([base, swapped, base]), "merchant_id", "week", SHARES,
+                     hysteresis=0.1, new_days=30, cap="C")
+    expected = pd.DataFrame({"week": [1, 2], "entities": [10, 10],
+                             "churn_with": [0.0, 0.0], "churn_without": [0.2, 0.2]})
+    pd.testing.assert_frame_equal(out, expected)
+
+
+def test_churn_path_edges_new_entities_one_period_and_bad_input():
+    frame = _periods([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]])
+    frame.loc[(frame["week"] == 0) & (frame["merchant_id"] == "m0"), "tenure_days"] = 5.0
+    out = churn_path(frame, "merchant_id", "week", SHARES, 0.1, 30, "C")
+    # m0 was new in week 0: it had no ranked tier, so it is not counted
+    assert out[["entities", "churn_with", "churn_without"]].values.tolist() == [[2, 0.0, 0.0]]
+    one = churn_path(_periods([[1.0, 2.0]]), "merchant_id", "week", SHARES, 0.1, 30, "C")
+    assert one.empty and list(one.columns) == ["week", "entities", "churn_with",
+                                               "churn_without"]
+    with pytest.raises(KeyError, match="tenure_days"):
+        churn_path(frame.drop(columns="tenure_days"), "merchant_id", "week", SHARES, 0.1, 30, "C")
+    with pytest.raises(ValueError, match="one row per"):
+        churn_path(pd.concat([frame, frame]), "merchant_id", "week", SHARES, 0.1, 30, "C")
