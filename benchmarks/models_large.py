@@ -17,10 +17,11 @@ Prints, against the Scale targets of the models issue:
    entities trained are ``BENCH_TRAIN_ENTITIES`` (default ``merchant``);
 2. scoring one as-of date (the latest snapshot of both entities, or ``BENCH_AS_OF``) of all
    merchants and all creators with the champions: ``score_batch`` + ``tier_batch`` in one
-   process over Arrow-sized batches (what each Spark Python worker does), with where that
-   time goes, and the whole ``growth score`` job's wall time (snapshot read, scoring on
-   every core, cut points, publishing both tables through their gates). Target: >= 200,000
-   entities scored per second.
+   process over Arrow-sized batches (what each Spark Python worker does, but with the
+   compiled trees on ``BENCH_SCORING_THREADS`` threads, default every core; a worker uses
+   one), with where that time goes, and the whole ``growth score`` job's wall time (snapshot
+   read, scoring on every core, cut points, publishing both tables through their gates).
+   Target: >= 200,000 entities scored per second.
 
 A lake without a champion for an entity gets one first (fitted on the driver on at most
 ``BENCH_CHAMPION_ROWS`` rows of the latest cutoff of its training set, which is built for
@@ -67,6 +68,7 @@ from growth.models.tiering import RANKED, TierPolicy, failed_gates  # noqa: E402
 ENTITIES = ("merchant", "creator")
 TARGET = 200_000  # entities scored per second
 BATCH = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch: what mapInPandas hands a worker
+THREADS = int(os.environ.get("BENCH_SCORING_THREADS", os.cpu_count() or 1))
 
 
 def main() -> None:
@@ -236,7 +238,7 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
     print(f"\n2. scoring as of {as_of}: "
           + " + ".join(f"{len(inputs[e]):,} {e}s" for e in ENTITIES) + f" = {total:,} entities")
     print(f"  2a. score_batch + tier_batch in one Python process, batches of {BATCH:,} rows "
-          "(XGBoost uses the models' n_jobs threads)")
+          f"(the compiled trees on {THREADS} thread(s))")
     pure = 0.0
     for entity in ENTITIES:
         seconds, parts = _pure_scoring(cfg, entity, inputs[entity], champions[entity], shares)
@@ -272,12 +274,18 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
 def _pure_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: Champions,
                   shares: dict[str, float]) -> tuple[float, dict[str, float]]:
     """Seconds of score_batch over every batch, the cut points and tier_batch over every
-    batch; then, in a second pass, how that time splits between its parts."""
+    batch; then, in a second pass, how that time splits between its parts (``trees``: the
+    one compiled pass per model giving predictions, contributions and each row's top
+    features; ``reasons``: rendering them; ``gates``; ``tiers``: tier_batch)."""
     key = DAILY_TABLES[entity].key
     units, gates = model_settings.units(entity), model_settings.gates(cfg, entity)
     batches = [frame.iloc[i:i + BATCH] for i in range(0, len(frame), BATCH)]
+    # The first batch compiles the trees' kernels (or loads them from numba's cache).
+    score_batch(batches[0].iloc[:100], key, champions, units, gates, keep=score.CARRIED,
+                threads=THREADS)
     started = time.perf_counter()
-    scored = [score_batch(b, key, champions, units, gates, keep=score.CARRIED) for b in batches]
+    scored = [score_batch(b, key, champions, units, gates, keep=score.CARRIED, threads=THREADS)
+              for b in batches]
     cuts = np.quantile(np.concatenate([s["score"].to_numpy() for s in scored]),
                        [1 - s for s in shares.values()])
     policy = TierPolicy(cuts=dict(zip(RANKED, sorted(cuts, reverse=True), strict=False)),
@@ -287,27 +295,23 @@ def _pure_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: Cham
         tier_batch(s, policy)
     seconds = time.perf_counter() - started
 
-    parts = dict.fromkeys(("predictions", "contributions", "reasons", "gates"), 0.0)
-    for batch in batches:
+    parts = dict.fromkeys(("trees", "reasons", "gates", "tiers"), 0.0)
+    for batch, s in zip(batches, scored, strict=True):
         for model, names in ((champions.value, champions.value_features),
                              (champions.potential, champions.potential_features)):
             X = batch[list(names)].to_numpy(dtype=np.float32, na_value=np.nan)
             t0 = time.perf_counter()
-            if model is champions.value:
-                model.predict(X)
-            else:
-                model.calibrate(model.raw_probability(X))
+            explained = model.explain(X, 3, THREADS)
             t1 = time.perf_counter()
-            contributions = model.contributions(X)
-            t2 = time.perf_counter()
-            top_reasons(contributions, batch, names, units)
-            t3 = time.perf_counter()
-            parts["predictions"] += t1 - t0
-            parts["contributions"] += t2 - t1
-            parts["reasons"] += t3 - t2
+            top_reasons(explained.contributions, batch, names, units, top=explained.top)
+            parts["trees"] += t1 - t0
+            parts["reasons"] += time.perf_counter() - t1
         t0 = time.perf_counter()
         failed_gates(batch, gates)
-        parts["gates"] += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        tier_batch(s, policy)
+        parts["gates"] += t1 - t0
+        parts["tiers"] += time.perf_counter() - t1
     return seconds, parts
 
 
