@@ -30,6 +30,7 @@ one cutoff if missing; registered as champion, not timed) so that scoring can ru
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import time
@@ -61,8 +62,9 @@ from growth.jobs.build_features import features_table  # noqa: E402
 from growth.jobs.config import Config, load_config  # noqa: E402
 from growth.jobs.session import get_spark  # noqa: E402
 from growth.models import backtest as bt  # noqa: E402
+from growth.models import store  # noqa: E402
 from growth.models.reasons import top_reasons  # noqa: E402
-from growth.models.scoring import Champions, score_batch, tier_batch  # noqa: E402
+from growth.models.scoring import Champions, freeze_loaded, score_batch, tier_batch  # noqa: E402
 from growth.models.tiering import RANKED, TierPolicy, failed_gates  # noqa: E402
 
 ENTITIES = ("merchant", "creator")
@@ -234,6 +236,7 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
         described[entity] = ", ".join(
             f"{row.model_name} v{row.version} ({model.booster_.num_boosted_rounds()} trees)"
             for model, _, row in loaded.values())
+    freeze_loaded()  # as the score job's workers do once the champions are loaded
     total = sum(len(f) for f in inputs.values())
     print(f"\n2. scoring as of {as_of}: "
           + " + ".join(f"{len(inputs[e]):,} {e}s" for e in ENTITIES) + f" = {total:,} entities")
@@ -251,9 +254,23 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
     print(f"  both      {total:>11,} rows {pure:8.1f} s  {total / pure:>10,.0f} entities/s "
           f"(target >= {TARGET:,}; {spark_training.workers(spark)} such processes run in the "
           "job)")
+    workers = spark_training.workers(spark)
+    print(f"  2b. the same in {workers} worker processes of 1 thread each (what the job's "
+          "Python workers do: each scores its share of the batches, the driver cuts, each "
+          "tiers its own)")
+    parallel = 0.0
+    for entity in ENTITIES:
+        seconds = _parallel_scoring(cfg, entity, inputs[entity], champions[entity], shares,
+                                    workers)
+        parallel += seconds
+        n = len(inputs[entity])
+        print(f"  {entity:<10}{n:>11,} rows {seconds:8.1f} s  {n / seconds:>10,.0f} entities/s",
+              flush=True)
+    print(f"  both      {total:>11,} rows {parallel:8.1f} s  {total / parallel:>10,.0f} "
+          f"entities/s (target >= {TARGET:,})")
     del inputs
 
-    print("  2b. the growth score job (wall time: read, score on every core, cut points, "
+    print("  2c. the growth score job (wall time: read, score on every core, cut points, "
           "gates, publish)")
     wall, scored = 0.0, 0
     for entity in ENTITIES:
@@ -267,8 +284,72 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
     print(f"  both      {scored:>11,} rows {wall:8.1f} s  {scored / wall:>10,.0f} entities/s "
           f"(target >= {TARGET:,})")
     print(f"\nscoring throughput: {total / pure:,.0f} entities/s in score_batch + tier_batch "
-          f"(one process), {scored / wall:,.0f} entities/s for the growth score job; "
-          f"target >= {TARGET:,}")
+          f"(one process), {total / parallel:,.0f} entities/s in {workers} worker processes, "
+          f"{scored / wall:,.0f} entities/s for the growth score job; target >= {TARGET:,}")
+
+
+def _score_share(conn, cfg: Config, entity: str, batches: list[pd.DataFrame],
+                 texts: dict[str, dict[str, str]]) -> None:
+    """A worker process: rebuild the champions from their texts (as the job's workers do
+    from the broadcast), score its batches, send the scores, receive the tier policy, tier
+    its own scored batches, report done (the frames never cross the pipe, as in the job
+    each Python worker keeps its Arrow batches)."""
+    value, value_features = store.from_texts(texts["value"])
+    potential, potential_features = store.from_texts(texts["potential"])
+    champions = Champions(value, value_features, potential, potential_features)
+    key = DAILY_TABLES[entity].key
+    units, gates = model_settings.units(entity), model_settings.gates(cfg, entity)
+    score_batch(batches[0].iloc[:100], key, champions, units, gates, keep=score.CARRIED)
+    freeze_loaded()
+    conn.send("ready")
+    conn.recv()
+    scored = [score_batch(b, key, champions, units, gates, keep=score.CARRIED) for b in batches]
+    conn.send(np.concatenate([s["score"].to_numpy() for s in scored]))
+    policy = conn.recv()
+    for s in scored:
+        tier_batch(s, policy)
+    conn.send(sum(len(s) for s in scored))
+
+
+def _parallel_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: Champions,
+                      shares: dict[str, float], workers: int) -> float:
+    """Seconds for ``workers`` processes (1 compiled-tree thread each) to score and
+    tier ``frame``'s batches, dealt round-robin, with the cut points taken in between."""
+    batches = [frame.iloc[i:i + BATCH] for i in range(0, len(frame), BATCH)]
+    texts = {"value": store.to_texts(champions.value, list(champions.value_features)),
+             "potential": store.to_texts(champions.potential,
+                                         list(champions.potential_features))}
+    workers = min(workers, len(batches))  # a worker without a batch would idle
+    # Spawned, not forked: a fork of this process (a JVM gateway's threads, a numba thread
+    # pool) can inherit a held lock and hang.
+    context = multiprocessing.get_context("spawn")
+    pipes, processes = [], []
+    for w in range(workers):
+        here, there = context.Pipe()
+        process = context.Process(target=_score_share, args=(
+            there, cfg, entity, batches[w::workers], texts))
+        process.start()
+        pipes.append(here)
+        processes.append(process)
+    for pipe in pipes:  # started and warmed up (kernels loaded): not timed
+        pipe.recv()
+    started = time.perf_counter()
+    for pipe in pipes:
+        pipe.send("go")
+    scores = np.concatenate([pipe.recv() for pipe in pipes])
+    cuts = np.quantile(scores, [1 - s for s in shares.values()])
+    policy = TierPolicy(cuts=dict(zip(RANKED, sorted(cuts, reverse=True), strict=False)),
+                        hysteresis=cfg.tier_hysteresis, new_days=cfg.tier_new_days,
+                        cap=cfg.tier_ineligible_cap)
+    for pipe in pipes:
+        pipe.send(policy)
+    tiered = sum(pipe.recv() for pipe in pipes)
+    seconds = time.perf_counter() - started
+    for process in processes:
+        process.join()
+    if tiered != len(frame):
+        raise RuntimeError(f"the workers tiered {tiered:,} of {len(frame):,} rows")
+    return seconds
 
 
 def _pure_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: Champions,

@@ -44,7 +44,7 @@ from growth.jobs.config import Config, load_config
 from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.models import store
-from growth.models.scoring import Champions, score_batch, tier_batch
+from growth.models.scoring import Champions, freeze_loaded, score_batch, tier_batch
 from growth.models.tiering import RANKED, TierPolicy
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def _champions(texts: dict[str, dict[str, str]], ident: tuple) -> Champions:
         potential, potential_features = store.from_texts(texts["potential"])
         _LOADED.clear()
         _LOADED[ident] = Champions(value, value_features, potential, potential_features)
+        freeze_loaded()  # the worker scores many batches with these champions
     return _LOADED[ident]
 
 
