@@ -20,11 +20,11 @@ demo: $(INSTALLED)
 
 # Two pytest workers, one test file each at a time (a module's fixtures stay in one process,
 # each worker has its own SparkSession and lake): the end-to-end DAG run, mostly spark-submit
-# start-up, overlaps the rest of the suite instead of adding to it. Files go out in collection
-# order (xdist would otherwise send the files with the most tests first), so tests/e2e starts
-# at once on the second worker.
+# start-up, overlaps the rest of the suite instead of adding to it. (Starting tests/e2e first,
+# with --no-loadscope-reorder, measured slower: 2 cores, and it then competes with the
+# heaviest fixtures.)
 test: $(INSTALLED)
-	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile
 
 # The incremental = full-recompute test of the feature store on the demo profile (~8 min; CI runs it after make test).
 test-demo: $(INSTALLED)
