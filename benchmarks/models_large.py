@@ -65,7 +65,7 @@ from growth.models import backtest as bt  # noqa: E402
 from growth.models import store  # noqa: E402
 from growth.models.reasons import top_reasons  # noqa: E402
 from growth.models.scoring import Champions, freeze_loaded, score_batch, tier_batch  # noqa: E402
-from growth.models.tiering import RANKED, TierPolicy, failed_gates  # noqa: E402
+from growth.models.tiering import TierPolicy, failed_gates, quantile_cuts  # noqa: E402
 
 ENTITIES = ("merchant", "creator")
 TARGET = 200_000  # entities scored per second
@@ -288,6 +288,12 @@ def bench_scoring(spark, cfg: Config, as_of: date) -> None:
           f"{scored / wall:,.0f} entities/s for the growth score job; target >= {TARGET:,}")
 
 
+def _policy(cfg: Config, scores: np.ndarray, shares: dict[str, float]) -> TierPolicy:
+    """The tier policy the score job would take from these scores (quantile cut points)."""
+    return TierPolicy(cuts=quantile_cuts(scores, shares), hysteresis=cfg.tier_hysteresis,
+                      new_days=cfg.tier_new_days, cap=cfg.tier_ineligible_cap)
+
+
 def _score_share(conn, cfg: Config, entity: str, batches: list[pd.DataFrame],
                  texts: dict[str, dict[str, str]]) -> None:
     """A worker process: rebuild the champions from their texts (as the job's workers do
@@ -337,10 +343,7 @@ def _parallel_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: 
     for pipe in pipes:
         pipe.send("go")
     scores = np.concatenate([pipe.recv() for pipe in pipes])
-    cuts = np.quantile(scores, [1 - s for s in shares.values()])
-    policy = TierPolicy(cuts=dict(zip(RANKED, sorted(cuts, reverse=True), strict=False)),
-                        hysteresis=cfg.tier_hysteresis, new_days=cfg.tier_new_days,
-                        cap=cfg.tier_ineligible_cap)
+    policy = _policy(cfg, scores, shares)
     for pipe in pipes:
         pipe.send(policy)
     tiered = sum(pipe.recv() for pipe in pipes)
@@ -367,11 +370,7 @@ def _pure_scoring(cfg: Config, entity: str, frame: pd.DataFrame, champions: Cham
     started = time.perf_counter()
     scored = [score_batch(b, key, champions, units, gates, keep=score.CARRIED, threads=THREADS)
               for b in batches]
-    cuts = np.quantile(np.concatenate([s["score"].to_numpy() for s in scored]),
-                       [1 - s for s in shares.values()])
-    policy = TierPolicy(cuts=dict(zip(RANKED, sorted(cuts, reverse=True), strict=False)),
-                        hysteresis=cfg.tier_hysteresis, new_days=cfg.tier_new_days,
-                        cap=cfg.tier_ineligible_cap)
+    policy = _policy(cfg, np.concatenate([s["score"].to_numpy() for s in scored]), shares)
     for s in scored:
         tier_batch(s, policy)
     seconds = time.perf_counter() - started
