@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from growth.features.registry import FEATURES
+from growth.models import reasons
 from growth.models.reasons import phrase, phrases, top_reasons
 
 
@@ -122,3 +123,40 @@ def test_top_reasons_equal_the_per_row_rendering(entity):
     assert top_reasons(contributions[:0], values, features, units) == []
     with pytest.raises(ValueError, match="top has shape"):
         top_reasons(contributions, values, features, units, 3, top=top[:, :2])
+
+
+def test_phrases_reuse_sentences_across_calls_and_refill_past_the_limit(monkeypatch):
+    # A small store: the second call finds some keys and formats the others; past the
+    # limit the store is emptied and refilled, never holding more than the limit.
+    sentences = reasons._Sentences(limit=4)
+    monkeypatch.setattr(reasons, "_SENTENCES", sentences)
+    first = phrases("gmv_sum_30d", "currency", [1234.5, 1234.49, np.nan, -0.0, 0.4, 1234.5])
+    assert first.tolist() == ["GMV 1,234 (30 days)", "GMV 1,234 (30 days)", "no GMV yet",
+                              "GMV -0 (30 days)", "GMV 0.40 (30 days)", "GMV 1,234 (30 days)"]
+    assert sentences.size == 3  # 1,234 and -0 (two whole groups) and 0.40
+    again = phrases("gmv_sum_30d", "currency", [0.4, 1234.0, 7.0, 4.625, 4.615])
+    assert again.tolist() == ["GMV 0.40 (30 days)", "GMV 1,234 (30 days)", "GMV 7 (30 days)",
+                              "GMV 4.62 (30 days)", "GMV 4.62 (30 days)"]
+    assert sentences.size <= 4
+    # keys of another template never read as this one's
+    assert phrases("tenure_days", "days", [1234.0, np.nan]).tolist() == [
+        "on the marketplace for 1,234 days", "no tenure days yet"]
+    values = np.concatenate([EDGES, np.round(np.random.default_rng(5).gamma(1.5, 200, 500))])
+    for _ in range(2):
+        assert phrases("gmv_sum_30d", "currency", values).tolist() == [
+            phrase("gmv_sum_30d", "currency", v) for v in values]
+        assert sentences.size <= 4
+
+
+def test_top_reasons_read_columns_from_a_mapping_and_negative_top_columns_from_the_end():
+    features = ["gmv_sum_30d", "tenure_days"]
+    units = {"gmv_sum_30d": "currency", "tenure_days": "days"}
+    values = {"gmv_sum_30d": np.array([100.0, np.nan, 5.0]),
+              "tenure_days": np.array([400.0, 20.0, 7.0])}
+    contributions = np.array([[0.5, 1.5, 0.0], [0.2, -0.1, 0.0], [-1.0, -2.0, 0.0]])
+    assert top_reasons(contributions, values, features, units, k=3) == [
+        ["on the marketplace for 400 days", "GMV 100 (30 days)"], ["no GMV yet"], []]
+    # -1 is the last feature, as numpy indexing reads it
+    top = np.array([[-1, 0], [0, -1], [0, 1]])
+    assert top_reasons(contributions, values, features, units, k=2, top=top) == [
+        ["on the marketplace for 400 days", "GMV 100 (30 days)"], ["no GMV yet"], []]
