@@ -97,9 +97,14 @@ class TierPolicy:
             raise ValueError(f"the ineligible cap must be one of {RANKED}, got {self.cap!r}")
 
 
+_RANKED_INDEX = pd.Index(RANKED)
+# Tier codes: positions in RANKED, then NEW.
+_NAMES = np.array([*RANKED, NEW], dtype=object)
+
+
 def _index(tiers: np.ndarray) -> np.ndarray:
     """Position of each tier in RANKED (0 = S), len(RANKED) for no/unknown tier."""
-    codes = pd.Categorical(tiers, categories=RANKED).codes.astype(int)
+    codes = _RANKED_INDEX.get_indexer(np.asarray(tiers, dtype=object))
     return np.where(codes < 0, len(RANKED), codes)
 
 
@@ -107,6 +112,37 @@ def _best_reached(score: np.ndarray, cuts: np.ndarray) -> np.ndarray:
     """Index of the best tier whose cut ``score`` reaches; D (the last) when none."""
     reached = score[:, None] >= cuts[None, :]
     return np.where(reached.any(axis=1), reached.argmax(axis=1), len(cuts))
+
+
+def _tier_codes(score: np.ndarray, previous: np.ndarray | None, eligible: np.ndarray,
+                new: np.ndarray, policy: TierPolicy) -> np.ndarray:
+    """The code (position in ``_NAMES``) of every row's tier: with hysteresis against
+    ``previous`` (``_index`` codes), or without when ``previous`` is None."""
+    cuts = np.array([policy.cuts[t] for t in RANKED[:-1]])
+    raw = _best_reached(score, cuts)
+    if previous is not None:
+        h = policy.hysteresis
+        has_prev = previous < len(RANKED) - 1  # D needs no defending: nothing is below it
+        prev_cut = cuts[np.minimum(previous, len(cuts) - 1)]
+        holds = has_prev & (score >= prev_cut * (1 - h))
+        up = _best_reached(score, cuts * (1 + h))
+        tier = np.where(holds, np.minimum(previous, up),
+                        np.where(previous == len(RANKED) - 1, up, raw))
+    else:
+        tier = raw
+    capped = np.where(eligible, tier, np.maximum(tier, RANKED.index(policy.cap)))
+    return np.where(new, len(RANKED), capped)
+
+
+def _tier_inputs(score: Sequence[float], eligible: Sequence[bool], tenure_days: Sequence[float],
+                 policy: TierPolicy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """score (float, checked), eligible (bool) and new (tenure below ``new_days``)."""
+    score = np.asarray(score, dtype=float)
+    if np.isnan(score).any():
+        raise ValueError("tiering needs a score for every entity")
+    tenure = np.asarray(tenure_days, dtype=float)
+    new = ~np.isnan(tenure) & (tenure < policy.new_days)
+    return score, np.asarray(eligible, dtype=bool), new
 
 
 def assign_tiers(
@@ -118,27 +154,24 @@ def assign_tiers(
     hysteresis: bool = True,
 ) -> np.ndarray:
     """The tier of every row (object array of RANKED names or ``new``)."""
-    score = np.asarray(score, dtype=float)
-    if np.isnan(score).any():
-        raise ValueError("tiering needs a score for every entity")
-    cuts = np.array([policy.cuts[t] for t in RANKED[:-1]])
-    raw = _best_reached(score, cuts)
-    if hysteresis and policy.hysteresis > 0:
-        h = policy.hysteresis
-        prev = _index(np.asarray(previous, dtype=object))
-        has_prev = prev < len(RANKED) - 1  # D needs no defending: nothing is below it
-        prev_cut = cuts[np.minimum(prev, len(cuts) - 1)]
-        holds = has_prev & (score >= prev_cut * (1 - h))
-        up = _best_reached(score, cuts * (1 + h))
-        tier = np.where(holds, np.minimum(prev, up), np.where(prev == len(RANKED) - 1,
-                                                             up, raw))
-    else:
-        tier = raw
-    capped = np.where(np.asarray(eligible, dtype=bool), tier,
-                      np.maximum(tier, RANKED.index(policy.cap)))
-    names = np.array(RANKED, dtype=object)[capped]
-    tenure = np.asarray(tenure_days, dtype=float)
-    return np.where(~np.isnan(tenure) & (tenure < policy.new_days), NEW, names).astype(object)
+    score, eligible, new = _tier_inputs(score, eligible, tenure_days, policy)
+    prev = _index(previous) if hysteresis and policy.hysteresis > 0 else None
+    return _NAMES[_tier_codes(score, prev, eligible, new, policy)]
+
+
+def tier_pair(
+    score: Sequence[float],
+    previous: Sequence[str | None],
+    eligible: Sequence[bool],
+    tenure_days: Sequence[float],
+    policy: TierPolicy,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``assign_tiers`` with and without hysteresis (``tier``, ``raw_tier``), the inputs
+    read once."""
+    score, eligible, new = _tier_inputs(score, eligible, tenure_days, policy)
+    prev = _index(previous) if policy.hysteresis > 0 else None
+    return (_NAMES[_tier_codes(score, prev, eligible, new, policy)],
+            _NAMES[_tier_codes(score, None, eligible, new, policy)])
 
 
 def tier_churn(previous: Sequence[str | None], current: Sequence[str]) -> float:

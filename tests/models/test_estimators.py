@@ -1,11 +1,16 @@
 """The estimators on small synthetic data with a known signal (fast: a few hundred rows)."""
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from sklearn.model_selection import GroupKFold
 
-from growth.models import metrics, store
+from growth.models import metrics, scoring, store
 from growth.models.estimators import LookalikeModel, PotentialModel, ValueModel, cutoff_folds
+from growth.models.reasons import top_reasons
+from growth.models.scoring import SCORED_COLUMNS, Champions, score_batch
+from growth.models.tiering import Gate, failed_gates
 
 SMALL = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "n_jobs": 1}
 
@@ -136,3 +141,103 @@ def test_calibration_plan_and_a_booster_trained_elsewhere():
     np.testing.assert_array_equal(
         ValueModel(**SMALL).load_booster(value.booster_.save_raw("json")).predict(X),
         value.predict(X))
+
+
+VALUE_FEATURES = ["gmv_sum_30d", "orders_count_90d", "rating_mean_90d"]
+UNITS = {"gmv_sum_30d": "currency", "orders_count_90d": "orders", "rating_mean_90d": "stars"}
+GATES = [Gate("min_orders", "orders_count_90d", ">=", 1),
+         Gate("min_rating", "rating_mean_90d", ">=", 0.0, True)]
+
+
+def champions(potential_columns):
+    """Small champions on ``data()``: the value model reads the three columns in order, the
+    potential model the columns at ``potential_columns`` (another order, or fewer)."""
+    X, y, cutoffs = data()
+    value = ValueModel(**SMALL).fit(X, np.abs(X[:, 0]) * 10 + y)
+    potential = PotentialModel(**SMALL).fit(X[:, potential_columns], y, cutoffs)
+    return Champions(value, VALUE_FEATURES, potential,
+                     [VALUE_FEATURES[i] for i in potential_columns])
+
+
+def batch(n=200, seed=3):
+    X, _, _ = data(n, seed)
+    frame = pd.DataFrame({
+        "merchant_id": [f"m{i}" for i in range(n)], "as_of_date": "2026-01-31",
+        "gmv_sum_30d": X[:, 0].astype(float) * 100,
+        "orders_count_90d": np.rint(np.nan_to_num(X[:, 1]) * 3).astype(np.int64),
+        "rating_mean_90d": X[:, 2].astype(float),
+        "previous_tier": np.array(["A", None, "C", "S"], dtype=object)[np.arange(n) % 4],
+        "tenure_days": np.arange(n, dtype=float),
+    }, index=np.arange(n) + 1000)
+    return frame
+
+
+def reference_scores(frame, models, gates):
+    """score_batch as it was written before its columns were read once per batch: each
+    model's float32 matrix and the reasons' values read from the frame, column by column."""
+    out = frame[["merchant_id", "as_of_date", "previous_tier", "tenure_days"]].copy()
+    matrix = lambda names: frame[list(names)].to_numpy(dtype=np.float32, na_value=np.nan)  # noqa: E731
+    value = models.value.explain(matrix(models.value_features), 3)
+    out["score"] = np.maximum(value.output, 0.0)
+    out["failed_gates"] = failed_gates(frame, gates)
+    out["value_reasons"] = top_reasons(value.contributions, frame, models.value_features,
+                                       UNITS, 3, top=value.top)
+    potential = models.potential.explain(matrix(models.potential_features), 3)
+    out["potential_raw"] = potential.output
+    out["potential_probability"] = models.potential.calibrate(potential.output)
+    out["potential_reasons"] = top_reasons(potential.contributions, frame,
+                                           models.potential_features, UNITS, 3,
+                                           top=potential.top)
+    return out
+
+
+@pytest.mark.parametrize("potential_columns", [[0, 1, 2], [2, 0, 1], [1, 0]])
+def test_score_batch_equals_the_column_by_column_scoring(potential_columns):
+    models = champions(potential_columns)
+    frame = batch()
+    frame.loc[1003, ["gmv_sum_30d", "rating_mean_90d"]] = np.nan  # a row of missing values
+    expected = reference_scores(frame, models, GATES)
+    out = score_batch(frame, "merchant_id", models, UNITS, GATES)
+    pd.testing.assert_frame_equal(out, expected)
+    assert list(out.columns) == ["merchant_id", "as_of_date", "previous_tier", "tenure_days",
+                                 *SCORED_COLUMNS]
+    # rows with fewer than three positive contributions list fewer reasons
+    assert {len(r) for r in out["value_reasons"]} | {len(r) for r in out["potential_reasons"]} \
+        >= {1, 2, 3}
+    # a null rating passes its gate
+    assert out["failed_gates"].tolist() == [
+        [name for name, fails in (("min_orders", orders < 1), ("min_rating", rating < 0))
+         if fails]
+        for orders, rating in zip(frame["orders_count_90d"], frame["rating_mean_90d"],
+                                  strict=True)]
+    # the reasons and gates convert to Arrow as lists of strings, as the job's schema says
+    table = pa.Table.from_pandas(out[["failed_gates", "value_reasons", "potential_reasons"]],
+                                 preserve_index=False)
+    assert all(t == pa.list_(pa.string()) for t in table.schema.types)
+    # the carried columns are the output's own
+    out.loc[1000, "tenure_days"] = -1.0
+    assert frame.loc[1000, "tenure_days"] == 0.0
+
+
+def test_score_batch_edges_empty_huge_integers_and_missing_features():
+    models = champions([0, 1, 2])
+    frame = batch(20)
+    empty = score_batch(frame.iloc[:0], "merchant_id", models, UNITS, GATES)
+    pd.testing.assert_frame_equal(empty, reference_scores(frame.iloc[:0], models, GATES)
+                                  .astype({c: object for c in SCORED_COLUMNS}))
+    # integers beyond 2**53 lose digits in float64: the matrix is read as float32 directly
+    frame.loc[1001, "orders_count_90d"] = 2**53 + 1
+    frame.loc[1002, "orders_count_90d"] = 2**60 + 2**36 + 1
+    pd.testing.assert_frame_equal(score_batch(frame, "merchant_id", models, UNITS, GATES),
+                                  reference_scores(frame, models, GATES))
+    # 2**60 + 2**36 + 1 rounds up to float32 directly, but through float64 lands on
+    # 2**60 + 2**36, a float32 half-way, and then rounds to even (down)
+    read = scoring._Features.read(frame, models)
+    for names in (VALUE_FEATURES, VALUE_FEATURES[::-1]):
+        direct = scoring._matrix(frame, names)
+        assert direct[2, names.index("orders_count_90d")] == np.float32(2**60 + 2**37)
+        assert np.array_equal(read.matrix(names), direct, equal_nan=True)
+    assert np.array_equal(scoring._Features.read(batch(20), models).matrix(VALUE_FEATURES),
+                          scoring._matrix(batch(20), VALUE_FEATURES), equal_nan=True)
+    with pytest.raises(KeyError, match="lacks the model's feature"):
+        score_batch(frame.drop(columns="rating_mean_90d"), "merchant_id", models, UNITS, GATES)

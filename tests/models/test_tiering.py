@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from growth.models.scoring import tier_batch
 from growth.models.tiering import (
     Gate,
     TierPolicy,
@@ -10,6 +11,7 @@ from growth.models.tiering import (
     failed_gates,
     quantile_cuts,
     tier_churn,
+    tier_pair,
 )
 
 POLICY = TierPolicy(cuts={"S": 1000.0, "A": 500.0, "B": 100.0, "C": 10.0},
@@ -127,3 +129,46 @@ def test_churn_path_edges_new_entities_one_period_and_bad_input():
         churn_path(frame.drop(columns="tenure_days"), "merchant_id", "week", SHARES, 0.1, 30, "C")
     with pytest.raises(ValueError, match="one row per"):
         churn_path(pd.concat([frame, frame]), "merchant_id", "week", SHARES, 0.1, 30, "C")
+
+
+def test_tier_pair_is_assign_tiers_with_and_without_hysteresis():
+    score = [460, 449, 540, 551, 89, 10.5, 11.1, 2000, 2000, 2000]
+    previous = ["A", "A", "B", "B", "B", "D", "D", None, "S", "Z"]
+    eligible = [True] * 7 + [False, True, True]
+    tenure = [365] * 9 + [3]
+    with_h, without_h = tier_pair(score, previous, eligible, tenure, POLICY)
+    assert with_h.dtype == without_h.dtype == object
+    assert with_h.tolist() == ["A", "B", "B", "A", "C", "D", "C", "C", "S", "new"]
+    assert without_h.tolist() == ["B", "B", "A", "A", "C", "C", "C", "C", "S", "new"]
+    assert with_h.tolist() == assign_tiers(score, previous, eligible, tenure, POLICY).tolist()
+    assert without_h.tolist() == assign_tiers(score, previous, eligible, tenure, POLICY,
+                                              hysteresis=False).tolist()
+    # a policy without hysteresis: both are the raw tiers
+    flat = TierPolicy(cuts=POLICY.cuts, hysteresis=0.0)
+    assert [t.tolist() for t in tier_pair(score, previous, eligible, tenure, flat)] == [
+        without_h.tolist(), without_h.tolist()]
+    assert [t.tolist() for t in tier_pair([], [], [], [], POLICY)] == [[], []]
+    with pytest.raises(ValueError, match="score for every entity"):
+        tier_pair([1.0, float("nan")], [None, None], [True, True], [365, 365], POLICY)
+
+
+def test_tier_batch_adds_both_tiers_and_leaves_its_input_alone():
+    # failed_gates as score_batch gives them (lists) and as Arrow gives them back (arrays)
+    frame = pd.DataFrame({
+        "merchant_id": ["m1", "m2", "m3", "m4", "m5"],
+        "score": [460.0, 2000.0, 2000.0, 5.0, 551.0],
+        "failed_gates": pd.Series([[], ["min_orders"], np.array([], dtype=object),
+                                   np.array(["x"], dtype=object), []], index=[5, 6, 7, 8, 9],
+                                  dtype=object),
+        "previous_tier": ["A", None, "S", "C", "B"],
+        "tenure_days": [365.0, 365.0, np.nan, 10.0, 400.0],
+    }, index=[5, 6, 7, 8, 9])
+    before = frame.copy()
+    out = tier_batch(frame, POLICY)
+    expected = before.assign(tier=["A", "C", "S", "new", "A"],
+                             raw_tier=["B", "C", "S", "new", "A"])
+    pd.testing.assert_frame_equal(out, expected)
+    pd.testing.assert_frame_equal(frame, before)
+    empty = tier_batch(frame.iloc[:0], POLICY)
+    assert list(empty.columns) == [*frame.columns, "tier", "raw_tier"] and empty.empty
+    assert empty["tier"].dtype == empty["raw_tier"].dtype == object
