@@ -103,11 +103,10 @@ class _Template:
             return f"weekly {label} {'rising' if positive else 'falling'} ", f" a week over {days}"
         return f"{label} ", f" ({days})" if days else ""
 
-    def whole_texts(self, group: int, keys: np.ndarray) -> list[str] | None:
-        """The sentences of distinct ``keys`` of one ``group`` (``groups``' output) when
-        the group is of whole numbers, whose keys are the rounded values themselves: then
-        the sentences are built in one pass, without a call per value (most reasons are
-        whole amounts). None for any other group, and for numbers beyond 2**53."""
+    def whole(self, group: int) -> tuple[str, str] | None:
+        """The words before and after the digits of |key| when ``group`` (``groups``'
+        output) is of whole numbers, whose keys are the rounded values themselves (their
+        sign is the group's); None for any other group."""
         if self.kind in _UNSIGNED:
             # Keys of |v| (never negative); the sign is in the group, above 8.
             whole, positive, sign = group % 8 == 0, group >= 8, ""
@@ -115,11 +114,22 @@ class _Template:
             whole, positive, sign = group in (0, 1), True, "-" if group == 1 else ""
         else:
             return None
-        magnitude = np.abs(keys)
-        if not whole or not (magnitude < 2.0**53).all():
+        if not whole:
             return None
         before, after = self.around_number(positive)
-        before += sign  # f"{v:,.0f}" of a negative v, -0 included, is "-" and |v|'s digits
+        # f"{v:,.0f}" of a negative v, -0 included, is "-" and |v|'s digits
+        return before + sign, after
+
+    def whole_texts(self, group: int, keys: np.ndarray) -> list[str] | None:
+        """The sentences of distinct ``keys`` of one ``group`` (``groups``' output) when
+        the group is of whole numbers (``whole``): then the sentences are built in one
+        pass, without a call per value (most reasons are whole amounts). None for any
+        other group, and for numbers beyond 2**53."""
+        words = self.whole(group)
+        magnitude = np.abs(keys)
+        if words is None or not (magnitude < 2.0**53).all():
+            return None
+        before, after = words
         return [f"{before}{n:,}{after}" for n in magnitude.astype(np.int64).tolist()]
 
     def groups(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,21 +213,75 @@ def phrase(name: str, unit: str, value: float | None) -> str:
     return template.text(value)
 
 
+# Keys that are whole numbers below this (in magnitude) are looked up by position in a table
+# of their group's sentences.
+_TABLE = 4096
+
+
 class _Sentences:
     """The sentences formatted so far in this process, by (template, group) and key.
 
     Scoring renders batch after batch of the same features, and their rounded values recur
     (counts, days, whole amounts, percents): after a few batches most of a batch's distinct
-    sentences were already formatted for an earlier one (about 80% measured on 10,000-row
-    batches of creators), and a dictionary lookup costs a fraction of formatting. Equal
-    templates read alike, so they share entries. Bounded: past ``limit`` entries in all,
-    everything is dropped and refilled (a few tens of bytes per key plus the sentence: at
-    most tens of MB)."""
+    sentences were already formatted for an earlier one (over 90% measured on 10,000-row
+    batches of creators), and a lookup costs a fraction of formatting. Almost every key is
+    a whole number below ``_TABLE`` in magnitude (whole amounts, percents, decimals scaled
+    to their shown digits), and within a group all keys have one sign, so |key| is a
+    position: those are read from an array, a whole group at once (``small``); other keys
+    from a dictionary, one distinct key at a time (``texts``). Equal templates read alike,
+    so they share entries. Bounded:
+    past ``limit`` entries in all, everything is dropped and refilled (a few tens of bytes
+    per key plus the sentence: at most tens of MB)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.size = 0
         self.known: dict[tuple[_Template, int], dict[float, str]] = {}
+        # (sentences by |key|, whether each is filled) per group
+        self.tables: dict[tuple[_Template, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _room(self, count: int) -> bool:
+        """Make room for ``count`` new entries: past the limit everything is dropped.
+        Whether they are to be kept (not when they alone pass the limit)."""
+        if self.size + count > self.limit:
+            self.known.clear()
+            self.tables.clear()
+            self.size = 0
+        return count <= self.limit
+
+    def _table(self, template: _Template, group: int) -> tuple[np.ndarray, np.ndarray]:
+        table = self.tables.get((template, group))
+        if table is None:
+            table = self.tables[(template, group)] = (np.full(_TABLE, None, dtype=object),
+                                                      np.zeros(_TABLE, dtype=bool))
+        return table
+
+    def small(self, template: _Template, group: int, slots: np.ndarray,
+              members: np.ndarray) -> np.ndarray:
+        """The sentence of every value ``members`` of one ``group`` of ``template`` whose
+        key's magnitude, a whole number below ``_TABLE``, is in ``slots`` (intp)."""
+        sentences, filled = self._table(template, group)
+        missing = ~filled[slots]
+        if missing.any():
+            fresh, first = np.unique(slots[missing], return_index=True)
+            samples = members[missing][first]
+            if self.size + len(fresh) > self.limit:
+                # Everything is dropped: this group's new table lacks every key.
+                self._room(len(fresh))
+                sentences, filled = self._table(template, group)
+                fresh, first = np.unique(slots, return_index=True)
+                samples = members[first]
+            if self._room(len(fresh)):
+                self.size += len(fresh)
+            else:  # more than the limit at once: formatted, not kept
+                sentences, filled = sentences.copy(), filled.copy()
+            texts = template.whole_texts(group, fresh.astype(float))
+            if texts is None:
+                # Any member stands for its key's sentence: they all read the same.
+                texts = [template.text(v) for v in samples.tolist()]
+            sentences[fresh] = np.array(texts, dtype=object)
+            filled[fresh] = True
+        return sentences[slots]
 
     def texts(self, template: _Template, group: int, keys: np.ndarray, codes: np.ndarray,
               members: np.ndarray) -> list[str]:
@@ -237,11 +301,8 @@ class _Sentences:
             fresh = [template.text(v) for v in sample[missed].tolist()]
         for i, text in zip(missed, fresh, strict=True):
             texts[i] = text
-        if self.size + len(missed) > self.limit:
-            self.known.clear()
-            self.size = 0
+        if self._room(len(missed)):
             known = self.known.setdefault((template, group), {})
-        if len(missed) <= self.limit:  # else keep none rather than pass the limit
             known.update(zip([keyed[i] for i in missed], fresh, strict=True))
             self.size += len(missed)
         return texts
@@ -266,6 +327,15 @@ def phrases(name: str, unit: str, values: Sequence[float]) -> np.ndarray:
     # Groups are small non-negative codes (below 16): counting finds those present.
     for g in np.flatnonzero(np.bincount(group)).tolist():
         rows = np.flatnonzero(group == g)
+        magnitude = np.abs(key[rows])
+        small = (magnitude < _TABLE) & (magnitude == np.floor(magnitude))
+        if small.any():
+            at = rows[small]
+            out[present[at]] = _SENTENCES.small(template, g, magnitude[small].astype(np.intp),
+                                                shown[at])
+            rows = rows[~small]
+            if len(rows) == 0:
+                continue
         codes, uniques = pd.factorize(key[rows])
         texts = _SENTENCES.texts(template, g, uniques, codes, shown[rows])
         out[present[rows]] = np.array(texts, dtype=object)[codes]

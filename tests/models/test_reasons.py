@@ -141,11 +141,20 @@ def test_phrases_reuse_sentences_across_calls_and_refill_past_the_limit(monkeypa
     # keys of another template never read as this one's
     assert phrases("tenure_days", "days", [1234.0, np.nan]).tolist() == [
         "on the marketplace for 1,234 days", "no tenure days yet"]
+    # keys below 4096 are kept in a table per group: past the limit it restarts too
+    sentences = reasons._Sentences(limit=2)
+    monkeypatch.setattr(reasons, "_SENTENCES", sentences)
+    assert phrases("orders_count_30d", "orders", [1, 2, 1]).tolist() == [
+        "orders 1 (30 days)", "orders 2 (30 days)", "orders 1 (30 days)"]
+    assert phrases("orders_count_30d", "orders", [3, 1, -4, 5000]).tolist() == [
+        "orders 3 (30 days)", "orders 1 (30 days)", "orders -4 (30 days)",
+        "orders 5,000 (30 days)"]
+    assert sentences.size <= 2
     values = np.concatenate([EDGES, np.round(np.random.default_rng(5).gamma(1.5, 200, 500))])
     for _ in range(2):
         assert phrases("gmv_sum_30d", "currency", values).tolist() == [
             phrase("gmv_sum_30d", "currency", v) for v in values]
-        assert sentences.size <= 4
+        assert sentences.size <= 2
 
 
 def test_top_reasons_read_columns_from_a_mapping_and_negative_top_columns_from_the_end():
@@ -160,3 +169,4 @@ def test_top_reasons_read_columns_from_a_mapping_and_negative_top_columns_from_t
     top = np.array([[-1, 0], [0, -1], [0, 1]])
     assert top_reasons(contributions, values, features, units, k=2, top=top) == [
         ["on the marketplace for 400 days", "GMV 100 (30 days)"], ["no GMV yet"], []]
+
