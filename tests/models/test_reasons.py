@@ -1,3 +1,5 @@
+import gc
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -170,3 +172,19 @@ def test_top_reasons_read_columns_from_a_mapping_and_negative_top_columns_from_t
     assert top_reasons(contributions, values, features, units, k=2, top=top) == [
         ["on the marketplace for 400 days", "GMV 100 (30 days)"], ["no GMV yet"], []]
 
+
+def test_the_collector_pause_restores_the_collectors_state():
+    assert gc.isenabled()
+    with reasons._collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), reasons._collector_paused():
+        raise RuntimeError("rendering failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with reasons._collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # a caller's choice is left alone
+    finally:
+        gc.enable()
