@@ -25,7 +25,7 @@ import great_expectations.expectations as gxe
 from pyspark.sql.types import StructType
 
 from growth.expectations import rules
-from growth.expectations.drift import Profile, shift_checks
+from growth.expectations.drift import Profile, Sample, shift_checks
 from growth.expectations.validate import error
 from growth.features.contracts import SourceContract
 from growth.features.ingest_rules import BATCH_DATE, REASON, ROW_HASH
@@ -136,8 +136,10 @@ def features(
     reference: Profile | None,
     psi_warn: float,
     psi_error: float,
+    sample: Sample | None = None,
 ) -> gx.ExpectationSuite:
-    """The snapshots written by a run; ``newest`` is the latest snapshot date among them."""
+    """The snapshots written by a run; ``newest`` is the latest snapshot date among them.
+    ``sample``: the ``newest`` rows already sampled, for the shift checks."""
     checks = _schema_like(published) + rules.keys([key, "as_of_date"])
     for feature in FEATURES[entity]:
         if feature.fill is not None:
@@ -149,7 +151,7 @@ def features(
     checks += rules.volume("as_of_date", previous_rows, volume_tolerance, only=newest)
     nullable = [f.name for f in FEATURES[entity] if f.fill is None]
     checks += shift_checks(reference, "as_of_date", newest, psi_warn, psi_error, nullable,
-                           rows=previous_rows)
+                           rows=previous_rows, sample=sample)
     return rules.build(f"{entity}_features", checks)
 
 

@@ -143,7 +143,7 @@ def _audit(
     volume baseline."""
     return quality.partition_audit(
         spark, cfg, record, cfg.table(table.name), "date", newest,
-        lambda schema, previous: suites.daily(
+        lambda schema, previous, _candidate: suites.daily(
             table, newest, schema, previous[1] if previous else None, cfg.dq_volume_tolerance),
         partitions=7, lookback_days=14,
     )

@@ -93,24 +93,25 @@ def snapshot_dates(
 
 
 def _audit(
-    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, newest: date
+    spark: SparkSession, cfg: Config, record: RunRecord, entity: str, newest: date,
+    reference: quality.DriftReference,
 ) -> Callable[[DataFrame, int], None]:
     """The gate of one snapshot table: its suite, and the shift of the ``newest`` snapshot
-    against the latest published one before it."""
+    against the latest published one before it (``reference``)."""
     name = cfg.table(features_table(entity))
 
     def suite_for(
-        schema: StructType | None, previous: tuple[date, float] | None
+        schema: StructType | None, previous: tuple[date, float] | None, candidate: DataFrame
     ) -> ExpectationSuite:
-        reference = None if previous is None else quality.reference_profile(
-            spark, name, AS_OF, previous[0], list(feature_names(entity)), previous[1])
+        profile, sample = reference.prepare(candidate, schema, previous)
         return suites.features(
             entity, DAILY_TABLES[entity].key, newest, schema, previous[1] if previous else None,
-            cfg.dq_volume_tolerance, reference, cfg.dq_psi_warn, cfg.dq_psi_error,
+            cfg.dq_volume_tolerance, profile, cfg.dq_psi_warn, cfg.dq_psi_error, sample,
         )
 
     return quality.partition_audit(spark, cfg, record, name, AS_OF, newest, suite_for,
-                                   lookback_days=cfg.restate_days)
+                                   lookback_days=cfg.restate_days,
+                                   previous_for=reference.previous)
 
 
 def publish_snapshots(
@@ -127,10 +128,16 @@ def publish_snapshots(
     )
     entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity])))
     snapshots = snapshot_features(daily, entities, entity, dates)
-    return delta_io.replace_dates(
-        spark, snapshots, cfg.table(features_table(entity)), AS_OF, dates,
-        _audit(spark, cfg, record, entity, dates[-1]),
-    )
+    name = cfg.table(features_table(entity))
+    reference = quality.DriftReference(spark, cfg, record, name, AS_OF, dates,
+                                       feature_names(entity), cfg.restate_days)
+    try:
+        rows = delta_io.replace_dates(spark, snapshots, name, AS_OF, dates,
+                                      _audit(spark, cfg, record, entity, dates[-1], reference))
+        reference.published()
+        return rows
+    finally:
+        reference.close()
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:

@@ -71,7 +71,7 @@ def _audit(
 ) -> Callable[[DataFrame, int], None]:
     return quality.partition_audit(
         spark, cfg, record, cfg.table(labels_table(entity)), AS_OF, newest,
-        lambda schema, previous: suites.labels(
+        lambda schema, previous, _candidate: suites.labels(
             entity, DAILY_TABLES[entity].key, newest, cfg.label_horizon_days, schema,
             previous[1] if previous else None, cfg.dq_volume_tolerance),
         lookback_days=cfg.restate_days,

@@ -211,7 +211,7 @@ def _publish(spark: SparkSession, cfg: Config, record: RunRecord, entity: str, a
     )
     tiers_audit = quality.partition_audit(
         spark, cfg, record, tiers_name, AS_OF, as_of,
-        lambda schema, previous: suites.tiers(
+        lambda schema, previous, _candidate: suites.tiers(
             entity, key, as_of, schema, previous[1] if previous else None,
             cfg.dq_volume_tolerance))
     n_tiers = delta_io.replace_dates(spark, tiers, tiers_name, AS_OF, [as_of], tiers_audit)
