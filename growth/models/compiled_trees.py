@@ -33,10 +33,11 @@ overlaps) and each row adds its leaf's value and contribution pairs. With ``thre
 blocks are spread over numba threads; with one thread a serial kernel runs, so a Spark Python
 worker (one per core) never starts a thread pool.
 
-Kernels are compiled on first use (a few seconds) and cached on disk (numba's ``cache=True``:
-next to this file or in the user's cache directory, or ``NUMBA_CACHE_DIR``), so later
-processes, such as each Spark worker, load them in well under a second; where no cache
-directory is writable (a read-only or zipped install) they compile once per process instead.
+Kernels are compiled on first use (a few seconds; once per ensemble depth, which they take
+as a compile-time constant) and cached on disk (numba's ``cache=True``: next to this file or
+in the user's cache directory, or ``NUMBA_CACHE_DIR``), so later processes, such as each
+Spark worker, load them in well under a second; where no cache directory is writable (a
+read-only or zipped install) they compile once per process instead.
 """
 
 from __future__ import annotations
@@ -185,10 +186,11 @@ def _descend16(x, column, threshold, depth, leaves, q, first_leaf):
 @numba.njit(nogil=True)
 def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
                     leaf_contribution, base_margin, bias, margin, contributions, top, x,
-                    leaves, best, acc):
+                    leaves, best, acc, pairs):
     """Rows [start, stop) of X (at most BLOCK_ROWS): margin, contributions and top-k,
     written in place; ``x``, ``leaves``, ``best`` and ``acc`` are the caller's scratch
-    buffers."""
+    buffers. ``pairs``: the depth, a compile-time constant (``numba.literally``) so that
+    the loop over a leaf's pairs, run for every row and tree, is unrolled (10% faster)."""
     n_features = X.shape[1]
     trees, internal = threshold.shape
     depth = leaf_feature.shape[2]
@@ -216,7 +218,6 @@ def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
     for i in range(rows * (n_features + depth)):
         acc[i] = 0.0
     first_leaf = np.uint64(internal)
-    pairs = np.uint64(depth)
     for t in range(trees):
         for q in range(0, rows, 16):
             _descend16(x, column[t], threshold[t], depth, leaves, q, first_leaf)
@@ -229,9 +230,10 @@ def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
             # Tree by tree, as XGBoost adds them (float32 addition is not associative).
             margin[r] += value_t[leaf]
             row = np.uint64(q) * width
-            at = leaf * pairs
+            at = leaf * np.uint64(pairs)
             for j in range(pairs):
-                acc[row + np.uint64(feature_t[at + j])] += contribution_t[at + j]
+                pair = at + np.uint64(j)
+                acc[row + np.uint64(feature_t[pair])] += contribution_t[pair]
     for q in range(rows):
         row = np.uint64(q) * width
         for c in range(n_features):
@@ -258,7 +260,8 @@ def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
 
 @_kernel()
 def _evaluate_serial(X, column, threshold, leaf_value, leaf_feature, leaf_contribution,
-                     base_margin, bias, margin, contributions, top):
+                     base_margin, bias, margin, contributions, top, depth):
+    numba.literally(depth)  # one compiled kernel per depth (see _evaluate_block)
     rows, n_features = X.shape
     x = np.empty(BLOCK_ROWS * 2 * n_features, dtype=np.float32)
     leaves = np.empty(BLOCK_ROWS, dtype=np.uint64)
@@ -267,12 +270,13 @@ def _evaluate_serial(X, column, threshold, leaf_value, leaf_feature, leaf_contri
     for start in range(0, rows, BLOCK_ROWS):
         _evaluate_block(X, start, min(start + BLOCK_ROWS, rows), column, threshold,
                         leaf_value, leaf_feature, leaf_contribution, base_margin, bias,
-                        margin, contributions, top, x, leaves, best, acc)
+                        margin, contributions, top, x, leaves, best, acc, depth)
 
 
 @_kernel(parallel=True)
 def _evaluate_parallel(X, column, threshold, leaf_value, leaf_feature, leaf_contribution,
-                       base_margin, bias, margin, contributions, top):
+                       base_margin, bias, margin, contributions, top, depth):
+    numba.literally(depth)
     rows, n_features = X.shape
     blocks = (rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     for b in numba.prange(blocks):
@@ -283,7 +287,7 @@ def _evaluate_parallel(X, column, threshold, leaf_value, leaf_feature, leaf_cont
         start = b * BLOCK_ROWS
         _evaluate_block(X, start, min(start + BLOCK_ROWS, rows), column, threshold,
                         leaf_value, leaf_feature, leaf_contribution, base_margin, bias,
-                        margin, contributions, top, x, leaves, best, acc)
+                        margin, contributions, top, x, leaves, best, acc, depth)
 
 
 @dataclass(frozen=True)
@@ -349,7 +353,7 @@ class CompiledTrees:
         if rows:
             args = (X, self.column, self.threshold, self.leaf_value, self.leaf_feature,
                     self.leaf_contribution, self.base_margin, self.bias, margin, contributions,
-                    top)
+                    top, int(self.depth))
             threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
             if threads == 1 or rows <= BLOCK_ROWS:
                 _evaluate_serial(*args)
