@@ -33,8 +33,8 @@ overlaps) and each row adds its leaf's value and contribution pairs. With ``thre
 blocks are spread over numba threads; with one thread a serial kernel runs, so a Spark Python
 worker (one per core) never starts a thread pool.
 
-Kernels are compiled on first use (a few seconds; once per ensemble depth, which they take
-as a compile-time constant) and cached on disk (numba's ``cache=True``: next to this file or
+Kernels are compiled on first use (a few seconds; once per ensemble depth, which is part of
+their argument types) and cached on disk (numba's ``cache=True``: next to this file or
 in the user's cache directory, or ``NUMBA_CACHE_DIR``), so later processes, such as each
 Spark worker, load them in well under a second; where no cache directory is writable (a
 read-only or zipped install) they compile once per process instead.
@@ -186,16 +186,20 @@ def _descend16(x, column, threshold, depth, leaves, q, first_leaf):
 @numba.njit(nogil=True)
 def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
                     leaf_contribution, base_margin, bias, margin, contributions, top, x,
-                    leaves, best, acc, pairs):
+                    leaves, best, acc, levels):
     """Rows [start, stop) of X (at most BLOCK_ROWS): margin, contributions and top-k,
     written in place; ``x``, ``leaves``, ``best`` and ``acc`` are the caller's scratch
-    buffers. ``pairs``: the depth, a compile-time constant (``numba.literally``) so that
-    the loop over a leaf's pairs, run for every row and tree, is unrolled (10% faster)."""
+    buffers. ``levels``: a tuple of ``depth`` zeros. A tuple's length is part of its
+    numba type, so each depth gets a kernel of its own in which the number of a leaf's
+    pairs is a constant: the loop over them, run for every row and tree, is unrolled (the
+    kernel measured 10% faster). An integer argument forced to a literal
+    (``numba.literally``) did the same but cost ~10 ms of dispatch per call."""
     n_features = X.shape[1]
     trees, internal = threshold.shape
     depth = leaf_feature.shape[2]
     rows = stop - start
     k = top.shape[1]
+    pairs = len(levels)
     # The block column by column, each column twice: NaN as -inf in the first copy (every
     # comparison then sends it left), as +inf in the second (right). A node whose default
     # is right reads the second copy. Rows past ``stop`` are zeros, descended but unread.
@@ -260,8 +264,7 @@ def _evaluate_block(X, start, stop, column, threshold, leaf_value, leaf_feature,
 
 @_kernel()
 def _evaluate_serial(X, column, threshold, leaf_value, leaf_feature, leaf_contribution,
-                     base_margin, bias, margin, contributions, top, depth):
-    numba.literally(depth)  # one compiled kernel per depth (see _evaluate_block)
+                     base_margin, bias, margin, contributions, top, levels):
     rows, n_features = X.shape
     x = np.empty(BLOCK_ROWS * 2 * n_features, dtype=np.float32)
     leaves = np.empty(BLOCK_ROWS, dtype=np.uint64)
@@ -270,13 +273,12 @@ def _evaluate_serial(X, column, threshold, leaf_value, leaf_feature, leaf_contri
     for start in range(0, rows, BLOCK_ROWS):
         _evaluate_block(X, start, min(start + BLOCK_ROWS, rows), column, threshold,
                         leaf_value, leaf_feature, leaf_contribution, base_margin, bias,
-                        margin, contributions, top, x, leaves, best, acc, depth)
+                        margin, contributions, top, x, leaves, best, acc, levels)
 
 
 @_kernel(parallel=True)
 def _evaluate_parallel(X, column, threshold, leaf_value, leaf_feature, leaf_contribution,
-                       base_margin, bias, margin, contributions, top, depth):
-    numba.literally(depth)
+                       base_margin, bias, margin, contributions, top, levels):
     rows, n_features = X.shape
     blocks = (rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     for b in numba.prange(blocks):
@@ -287,7 +289,7 @@ def _evaluate_parallel(X, column, threshold, leaf_value, leaf_feature, leaf_cont
         start = b * BLOCK_ROWS
         _evaluate_block(X, start, min(start + BLOCK_ROWS, rows), column, threshold,
                         leaf_value, leaf_feature, leaf_contribution, base_margin, bias,
-                        margin, contributions, top, x, leaves, best, acc, depth)
+                        margin, contributions, top, x, leaves, best, acc, levels)
 
 
 @dataclass(frozen=True)
@@ -353,7 +355,7 @@ class CompiledTrees:
         if rows:
             args = (X, self.column, self.threshold, self.leaf_value, self.leaf_feature,
                     self.leaf_contribution, self.base_margin, self.bias, margin, contributions,
-                    top, int(self.depth))
+                    top, (0,) * int(self.depth))
             threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
             if threads == 1 or rows <= BLOCK_ROWS:
                 _evaluate_serial(*args)
