@@ -231,9 +231,8 @@ class _Sentences:
     to their shown digits), and within a group all keys have one sign, so |key| is a
     position: those are read from an array, a whole group at once (``small``); other keys
     from a dictionary, one distinct key at a time (``texts``). Equal templates read alike,
-    so they share entries. Bounded:
-    past ``limit`` entries in all, everything is dropped and refilled (a few tens of bytes
-    per key plus the sentence: at most tens of MB)."""
+    so they share entries. Bounded: past ``limit`` entries in all, everything is dropped
+    and refilled (a few tens of bytes per key plus the sentence: at most tens of MB)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -242,13 +241,16 @@ class _Sentences:
         # (sentences by |key|, whether each is filled) per group
         self.tables: dict[tuple[_Template, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _room(self, count: int) -> bool:
-        """Make room for ``count`` new entries: past the limit everything is dropped.
-        Whether they are to be kept (not when they alone pass the limit)."""
+    def _drop(self) -> None:
+        self.known.clear()
+        self.tables.clear()
+        self.size = 0
+
+    def _keeps(self, count: int) -> bool:
+        """Whether ``count`` new entries are kept (never when they alone pass the limit);
+        past the limit everything is dropped first."""
         if self.size + count > self.limit:
-            self.known.clear()
-            self.tables.clear()
-            self.size = 0
+            self._drop()
         return count <= self.limit
 
     def _table(self, template: _Template, group: int) -> tuple[np.ndarray, np.ndarray]:
@@ -268,12 +270,11 @@ class _Sentences:
             fresh, first = np.unique(slots[missing], return_index=True)
             samples = members[missing][first]
             if self.size + len(fresh) > self.limit:
-                # Everything is dropped: this group's new table lacks every key.
-                self._room(len(fresh))
+                self._drop()  # then this group's new table lacks every key
                 sentences, filled = self._table(template, group)
                 fresh, first = np.unique(slots, return_index=True)
                 samples = members[first]
-            if self._room(len(fresh)):
+            if self._keeps(len(fresh)):
                 self.size += len(fresh)
             else:  # more than the limit at once: formatted, not kept
                 sentences, filled = sentences.copy(), filled.copy()
@@ -303,7 +304,7 @@ class _Sentences:
             fresh = [template.text(v) for v in sample[missed].tolist()]
         for i, text in zip(missed, fresh, strict=True):
             texts[i] = text
-        if self._room(len(missed)):
+        if self._keeps(len(missed)):
             known = self.known.setdefault((template, group), {})
             known.update(zip([keyed[i] for i in missed], fresh, strict=True))
             self.size += len(missed)
