@@ -36,7 +36,7 @@ from growth.jobs.config import Config, load_config
 from growth.jobs.raw import read_batches
 from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
-from growth.layout import QUARANTINE_TABLE, RUN_LOG_TABLE, SOURCE_GROUPS, SOURCE_ORDER, silver_table
+from growth.layout import QUARANTINE_TABLE, SOURCE_GROUPS, SOURCE_ORDER, silver_table
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +68,11 @@ class IngestCounts:
             )
 
 
-def _batch_window(
-    spark: SparkSession, cfg: Config, silver: str, as_of: date, batch_from: date | None
-) -> date | None:
-    """First batch to ingest (None: from the first batch ever landed)."""
-    if batch_from is not None:
-        return batch_from
-    # The run log says through which batch the last successful run got; reading it is far
-    # cheaper than scanning silver for its newest batch.
-    log_table = cfg.table(RUN_LOG_TABLE)
-    if not delta_io.table_exists(spark, silver) or not delta_io.table_exists(spark, log_table):
-        return None
-    done = (
-        spark.table(log_table)
-        .where((F.col("target_table") == silver) & (F.col("status").isin("success", "empty")))
-        .agg(F.max("batch_to"))
-        .first()[0]
-    )
+def _batch_window(history: quality.IngestHistory, as_of: date) -> date | None:
+    """First batch to ingest when no --from is given (None: from the first batch ever
+    landed): the day after the last one a successful run took, or just ``as_of`` when silver
+    is already past it. The run log says so far more cheaply than a scan of silver."""
+    done = history.done_through
     if done is None:
         return None
     return done + timedelta(days=1) if done < as_of else as_of
@@ -171,13 +159,13 @@ def _audit(
     ranked: DataFrame,
     record: RunRecord,
     counts: IngestCounts,
+    history: quality.IngestHistory,
 ) -> None:
     """The two gates before anything is written: the batch as delivered (volume, days,
     quarantine share), then the rows about to be merged (the silver table's own rules)."""
     with quality.gate_time(record):
         batch = suites.source_batch(
-            contract, record.batch_to, record.batch_from,
-            quality.previous_batch_rows_per_day(spark, cfg, record.target_table),
+            contract, record.batch_to, record.batch_from, history.rows_per_day,
             cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share,
         )
     quality.gate(spark, cfg, record, record.target_table, ranked, batch, counts.rows_in)
@@ -222,7 +210,14 @@ def _ingest(
     cached: list[DataFrame],
 ) -> IngestCounts:
     source, silver = contract.name, record.target_table
-    batch_from = _batch_window(spark, cfg, silver, as_of, batch_from)
+    if batch_from is None:
+        history = quality.ingest_history(spark, cfg, silver)  # the window needs it anyway
+        # A silver table that is gone (dropped to rebuild it) is filled from the start.
+        batch_from = _batch_window(history, as_of) if delta_io.table_exists(spark, silver) \
+            else None
+    else:
+        with quality.gate_time(record):  # read for the volume baseline alone
+            history = quality.ingest_history(spark, cfg, silver)
     record.batch_from, record.batch_to = batch_from, as_of
     raw = read_batches(spark, cfg, source, batch_from, as_of, contract.column_names)
     extras = split_columns(raw.columns, contract)
@@ -239,7 +234,7 @@ def _ingest(
     record.rows_in, record.rows_accepted = counts.rows_in, counts.accepted
     record.rows_quarantined, record.rows_duplicate = counts.quarantined, counts.duplicates
     counts.reconcile(source)
-    _audit(spark, cfg, contract, ranked, record, counts)
+    _audit(spark, cfg, contract, ranked, record, counts, history)
 
     merged = _publish(spark, cfg, contract, ranked, record)
     record.status = "empty" if counts.rows_in == 0 else "success"

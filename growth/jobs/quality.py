@@ -159,24 +159,38 @@ def previous_partition_rows(
     return counts[0][0], sum(r["count"] for r in counts) / len(counts)
 
 
-def previous_batch_rows_per_day(spark: SparkSession, cfg: Config, target: str) -> float | None:
-    """Raw rows per batch day of the last successful ingest of ``target`` that read any."""
+@dataclasses.dataclass(frozen=True)
+class IngestHistory:
+    """What the run log says about a silver table's earlier ingests."""
+
+    done_through: date | None
+    """The last batch day a successful (or empty) run ingested."""
+    rows_per_day: float | None
+    """Raw rows per batch day of the last successful run that read any: the volume
+    baseline of the next batch."""
+
+
+def ingest_history(spark: SparkSession, cfg: Config, target: str) -> IngestHistory:
+    """The run log's ``IngestHistory`` of ``target``, in one read of the log (the ingest
+    needs both the last batch it took and the volume baseline of its gate)."""
     name = cfg.table(RUN_LOG_TABLE)
     if not delta_io.table_exists(spark, name):
-        return None
-    last = (
+        return IngestHistory(None, None)
+    baseline = ((F.col("job") == "ingest") & (F.col("status") == "success")
+                & (F.col("rows_in") > 0) & F.col("batch_from").isNotNull())
+    row = (
         spark.table(name)
-        .where((F.col("target_table") == target) & (F.col("job") == "ingest")
-               & (F.col("status") == "success") & (F.col("rows_in") > 0)
-               & F.col("batch_from").isNotNull())
-        .orderBy(F.col("finished_at").desc())
-        .select("rows_in", "batch_from", "batch_to")
+        .where((F.col("target_table") == target) & F.col("status").isin("success", "empty"))
+        .agg(F.max("batch_to").alias("done"),
+             F.max_by(F.struct("rows_in", "batch_from", "batch_to"),
+                      F.when(baseline, F.col("finished_at"))).alias("last"))
         .first()
     )
-    if last is None:
-        return None
-    days = (last.batch_to - last.batch_from).days + 1
-    return last.rows_in / days
+    last = row["last"]
+    if last is None or last.rows_in is None:
+        return IngestHistory(row["done"], None)
+    return IngestHistory(row["done"],
+                         last.rows_in / ((last.batch_to - last.batch_from).days + 1))
 
 
 def reference_profile(
