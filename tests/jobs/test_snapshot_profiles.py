@@ -11,9 +11,9 @@ from pyspark.sql import functions as F
 
 from growth.expectations import drift
 from growth.expectations.validate import DataQualityError
+from growth.features.contracts import MERCHANTS as MERCHANT_CONTRACT
 from growth.jobs import build_features, delta_io, quality
 from growth.jobs.run_log import RunRecord
-from growth.features.contracts import MERCHANTS as MERCHANT_CONTRACT
 from tests.features import frames
 
 D = date(2026, 10, 31)
