@@ -14,6 +14,7 @@ rules. The results are asked for in full
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from functools import cache
 from typing import Any
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from growth.errors import DATA_QUALITY_EXIT_STATUS, GrowthError
 
@@ -186,7 +188,10 @@ def _column(config: Any) -> str | None:
 def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResult]:
     """Every expectation of the suite on ``df`` (cache it first), in suite order."""
     results = _run(df, expectations)
-    out = []
+    # Broken row rules whose offending values are computed after the validation:
+    # (position in ``out``, lowest SQL, highest SQL).
+    offending: list[tuple[int, str, str]] = []
+    out: list[CheckResult] = []
     for expectation, result in zip(expectations.expectations, results, strict=True):
         config = result.expectation_config
         severity = _SEVERITY[str(getattr(config.severity, "value", config.severity))]
@@ -198,7 +203,8 @@ def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResu
                                    severity, False, failure))
             continue
         if "rules" in (expectation.meta or {}):
-            out += _rule_results(expectations.name, expectation, result, severity)
+            out += _rule_results(expectations.name, expectation, result, severity, offending,
+                                  len(out))
             continue
         observed = _observed(result.result or {})
         if observed is None and not result.success:
@@ -213,7 +219,27 @@ def validate(df: DataFrame, expectations: gx.ExpectationSuite) -> list[CheckResu
             success=bool(result.success),
             observed=observed,
         ))
+    if offending:
+        _add_offending_values(df, out, offending)
     return out
+
+
+def _add_offending_values(
+    df: DataFrame, out: list[CheckResult], offending: list[tuple[int, str, str]]
+) -> None:
+    """Append the lowest and highest offending value to the observed value of each broken
+    row rule in ``offending``: one more pass over ``df``, on a failure only."""
+    columns = [f"CAST({sql} AS STRING)" for _, lowest, highest in offending
+               for sql in (lowest, highest)]
+    row = df.agg(*[F.expr(c).alias(f"x{i}") for i, c in enumerate(columns)]).first()
+    for k, (position, _, _) in enumerate(offending):
+        lowest, highest = row[2 * k], row[2 * k + 1]
+        if lowest is None:
+            continue
+        result = out[position]
+        shown = (f", offending values {lowest}" if lowest == highest
+                 else f", offending values from {lowest} to {highest}")
+        out[position] = dataclasses.replace(result, observed=f"{result.observed}{shown}")
 
 
 ROW_RULE = "row_rule"
@@ -221,10 +247,13 @@ ROW_RULE = "row_rule"
 
 
 def _rule_results(
-    suite_name: str, expectation: Expectation, result: Any, severity: str
+    suite_name: str, expectation: Expectation, result: Any, severity: str,
+    offending: list[tuple[int, str, str]], first: int = 0,
 ) -> list[CheckResult]:
     """One result per rule of a compiled row-rules query (see ``rules.compile_rules``), each
-    with the rule's own severity (``severity``: the query's, for rules from older suites)."""
+    with the rule's own severity (``severity``: the query's, for rules from older suites).
+    A broken rule whose offending values the query left out is added to ``offending``
+    (``first``: where these results start in the validation's results)."""
     rules = expectation.meta["rules"]
     rows = ((result.result or {}).get("details") or {}).get("unexpected_rows")
     if rows is None and not result.success:
@@ -246,7 +275,9 @@ def _rule_results(
         else:
             observed = (f"{row['violations']:,} of {row['rows_checked']:,} rows "
                         f"({100 * row['violations'] / max(row['rows_checked'], 1):.3g}%)")
-            if row["lowest"] is not None:
+            if rule.get("offending"):
+                offending.append((first + index, *rule["offending"]))
+            elif row["lowest"] is not None:
                 observed += (f", offending values {row['lowest']}" if row["lowest"] == row["highest"]
                              else f", offending values from {row['lowest']} to {row['highest']}")
         out.append(CheckResult(suite_name, ROW_RULE, rule["description"], rule["column"],
