@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -37,3 +39,11 @@ def land_parents(spark: SparkSession, lake, batch: date) -> None:
         created_at="2026-01-01 00:00:00", updated_at="2026-01-01 00:00:00")])
     for source in ("merchants", "creators", "products"):
         ingest.run(spark, lake, batch, source)
+
+
+def fresh_lake(spark: SparkSession, cfg, database: str, root: Path):
+    """``cfg`` pointed at an empty database ``database`` (dropped first) and lake ``root``,
+    on the shared session."""
+    spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
+    spark.sql(f"CREATE DATABASE {database}")
+    return dataclasses.replace(cfg, database=database, lake_root=root)

@@ -8,7 +8,6 @@ output tables go through the same write-audit-publish path the jobs use
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -23,7 +22,7 @@ from growth.jobs import build_features, delta_io, dq_report, ingest, quality
 from growth.jobs.run_log import RunRecord
 from tests.features import frames
 from tests.features.test_ingest_rules import GOOD
-from tests.helpers import land, land_parents
+from tests.helpers import fresh_lake, land, land_parents
 
 D0 = date(2026, 6, 1)
 GOOD_ROWS = 100
@@ -44,10 +43,7 @@ def orders(batch: date, n: int, prefix: str = "o", **change) -> list[dict]:
 @pytest.fixture(scope="module")
 def lake(spark, cfg, tmp_path_factory):
     """Parents and a first day of 100 orders: the volume baseline every case is held to."""
-    spark.sql("DROP DATABASE IF EXISTS bad_input CASCADE")
-    spark.sql("CREATE DATABASE bad_input")
-    lake = dataclasses.replace(cfg, database="bad_input",
-                               lake_root=tmp_path_factory.mktemp("bad_input"))
+    lake = fresh_lake(spark, cfg, "bad_input", tmp_path_factory.mktemp("bad_input"))
     land_parents(spark, lake, D0)
     land(spark, lake.raw_root, "orders", day(1), orders(day(1), GOOD_ROWS))
     ingest.run(spark, lake, day(1), "orders", batch_from=day(1))
@@ -222,9 +218,7 @@ def silver_merchants(spark, lake, n: int) -> None:
 
 
 def test_a_feature_exploding_after_a_unit_change_is_blocked(spark, cfg, tmp_path):
-    spark.sql("DROP DATABASE IF EXISTS bad_features CASCADE")
-    spark.sql("CREATE DATABASE bad_features")
-    lake = dataclasses.replace(cfg, database="bad_features", lake_root=tmp_path)
+    lake = fresh_lake(spark, cfg, "bad_features", tmp_path)
     d = date(2026, 10, 31)
     silver_merchants(spark, lake, 30)
     rows = [dict(merchant_id=f"m{i}", date=d - timedelta(days=k), gmv=10.0 * (i + 1),

@@ -25,9 +25,7 @@ MERCHANT = helpers.PARENT_MERCHANT
 def lake(spark, cfg, tmp_path, request):
     """A fresh database and raw zone per test, on the shared session."""
     name = f"t_{request.node.name[:40].lower()}".replace("[", "_").replace("]", "_")
-    spark.sql(f"DROP DATABASE IF EXISTS {name} CASCADE")
-    spark.sql(f"CREATE DATABASE {name}")
-    return dataclasses.replace(cfg, database=name, lake_root=tmp_path)
+    return helpers.fresh_lake(spark, cfg, name, tmp_path)
 
 
 def land_parents(spark, lake):

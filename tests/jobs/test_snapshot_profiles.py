@@ -15,6 +15,7 @@ from growth.features.contracts import MERCHANTS as MERCHANT_CONTRACT
 from growth.jobs import build_features, delta_io, quality
 from growth.jobs.run_log import RunRecord
 from tests.features import frames
+from tests.helpers import fresh_lake
 
 D = date(2026, 10, 31)
 MERCHANTS = 30
@@ -23,10 +24,7 @@ TABLE = "merchant_features"
 
 @pytest.fixture(scope="module")
 def lake(spark, cfg, tmp_path_factory):
-    spark.sql("DROP DATABASE IF EXISTS snapshot_profiles CASCADE")
-    spark.sql("CREATE DATABASE snapshot_profiles")
-    lake = dataclasses.replace(cfg, database="snapshot_profiles",
-                               lake_root=tmp_path_factory.mktemp("snapshot_profiles"))
+    lake = fresh_lake(spark, cfg, "snapshot_profiles", tmp_path_factory.mktemp("profiles"))
     # Joined on different days and selling the same every day: consecutive snapshots
     # differ by a day of tenure only, so an unchanged feed passes the PSI checks.
     joined = [datetime(2026, 1, 1) + timedelta(days=7 * i) for i in range(MERCHANTS)]
