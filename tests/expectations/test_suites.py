@@ -60,6 +60,20 @@ def test_row_rules_and_keys_report_each_rule_with_counts_and_offending_values(sp
     assert len(raised.value.results) == 5
 
 
+def test_offending_values_are_computed_only_for_broken_rules_and_never_hide_a_verdict(spark):
+    df = spark.createDataFrame([(1.0,), (-3.0,)], "v double").cache()
+    broken_detail = rules.RowRule("values at least 0", "v", ERROR, "COUNT_IF(v < 0)",
+                                  lowest="MIN(no_such_column)", highest="MAX(v)")
+    passing_detail = rules.RowRule("values at most 5", "v", ERROR, "COUNT_IF(v > 5)",
+                                   lowest="MIN(no_such_column)", highest="MAX(v)")
+    # The passing rule's (invalid) detail is never evaluated; the broken one's fails, and
+    # the verdict stands without the examples.
+    results = validate(df, rules.build("detail", [passing_detail]))
+    assert failed(results) == []
+    results = validate(df, rules.build("detail", [broken_detail, passing_detail]))
+    assert failed(results) == [("values at least 0", "v", ERROR, "1 of 2 rows (50%)")]
+
+
 def test_a_clean_frame_passes_every_check_and_an_empty_frame_passes_row_rules(spark):
     checks = rules.build("demo", [*rules.keys(["k"]), rules.between("v", 0, 1)])
     good = spark.createDataFrame([("a", 0.0), ("b", 1.0)], "k string, v double")
