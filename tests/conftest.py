@@ -29,7 +29,9 @@ def cfg(tmp_path_factory: pytest.TempPathFactory):
             "GROWTH_LAKE_ROOT": str(lake),
             "GROWTH_MASTER": "local[2]",
             "GROWTH_SHUFFLE_PARTITIONS": "2",
-            "GROWTH_DRIVER_MEMORY": "2g",
+            # Two suite workers run side by side: 4g each leaves the shuffle's hash maps room
+            # when earlier modules' cached frames hold part of the memory (2g ran out in CI).
+            "GROWTH_DRIVER_MEMORY": "4g",
         },
         env_file=Path(os.devnull),
     )
@@ -42,3 +44,15 @@ def spark(cfg) -> Iterator:
     session = get_spark(cfg, "growth-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_cached_frames() -> Iterator[None]:
+    """Drop every cached frame when a module ends, so one module's caches never crowd the
+    next module's queries out of memory on the shared session."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()  # None in modules that never started Spark
+    if session is not None:
+        session.catalog.clearCache()
