@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         build_labels,
         build_training_set,
         dq_report,
+        evaluate_simulation,
         ingest,
         models_cli,
         runs,
@@ -150,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_arguments(p)
     p.set_defaults(func=score.execute)
+
+    p = sub.add_parser(
+        "sim-eval", help="on a simulated lake: backtest the potential model against the "
+        "simulator's ground truth (noise-free expected value), beside the rule baselines"
+    )
+    evaluate_simulation.add_arguments(p)
+    p.set_defaults(func=evaluate_simulation.execute)
 
     p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
     models_cli.add_arguments(p)

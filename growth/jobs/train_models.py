@@ -93,12 +93,14 @@ class LocalTrainer:
         self.rows, self.target = _task(cfg, entity, kind, frame)
         self.count = len(self.rows)
 
-    def backtest(self, features: list[str], params: dict) -> list[bt.Fold]:
+    def backtest(self, features: list[str], params: dict,
+                 truth: str | None = None) -> list[bt.Fold]:
+        """Rolling-origin folds; scored against the ``truth`` column when given."""
         return bt.backtest(
             self.rows, features, self.target, _fit(self.kind, params), _predict(self.kind),
             model_settings.backtest_report(self.cfg, self.kind),
             bt.baselines(model_settings.VALUE_STEM[self.entity]), self.cfg.label_horizon_days,
-            self.cfg.backtest_folds, log.info,
+            self.cfg.backtest_folds, log.info, truth,
         )
 
     def fit(self, features: list[str], params: dict):

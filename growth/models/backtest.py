@@ -107,10 +107,13 @@ def backtest(
     horizon_days: int,
     count: int,
     log: Callable[[str], None] = lambda message: None,
+    truth: str | None = None,
 ) -> list[Fold]:
     """Train on each fold's training cutoffs, score its test cutoff, and report the model
     and every baseline on the same rows. ``fit(X, y, cutoffs)`` returns a fitted model;
-    ``report(y, score, is_model)`` the metrics of one set of scores."""
+    ``report(y, score, is_model)`` the metrics of one set of scores. Models learn ``target``;
+    they are scored against ``truth`` when given (e.g. a simulator's noise-free outcome),
+    else against ``target``."""
     out = []
     for test, train in folds(frame[AS_OF].unique(), horizon_days, count):
         train_rows = frame[frame[AS_OF].isin(train)]
@@ -119,7 +122,7 @@ def backtest(
         model = fit(train_rows[list(features)].to_numpy(np.float32),
                     train_rows[target].to_numpy(float), train_rows[AS_OF].to_numpy())
         scores = predict(model, test_rows[list(features)].to_numpy(np.float32))
-        out.append(evaluate_fold(test, train, test_rows, target, scores, report, rules))
+        out.append(evaluate_fold(test, train, test_rows, truth or target, scores, report, rules))
     return out
 
 

@@ -207,6 +207,10 @@ class ValueModel(_Boosted, RegressorMixin):
         return self.predict(X)
 
 
+# Weight of the raw probability in a calibrated one (see ``_Calibrated.calibrate``).
+TIE_BREAK = 1e-6
+
+
 class _Calibrated(_Boosted, ClassifierMixin):
     """A binary booster whose probabilities go through an isotonic map."""
 
@@ -235,8 +239,14 @@ class _Calibrated(_Boosted, ClassifierMixin):
         return self
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
-        """Raw booster probabilities -> calibrated ones (linear between the knots)."""
-        return np.clip(np.interp(raw, self.calibration_x_, self.calibration_y_), 0.0, 1.0)
+        """Raw booster probabilities -> calibrated ones (linear between the knots), strictly
+        increasing in ``raw`` so that they rank rows as the booster does."""
+        # The isotonic map is flat between its knots, and a map fitted on few positives can
+        # be one flat step: every row would get the same probability and ranking by it
+        # would be arbitrary. Blending in a sliver of the raw probability breaks those ties
+        # in the booster's order and moves no probability by more than TIE_BREAK.
+        step = np.clip(np.interp(raw, self.calibration_x_, self.calibration_y_), 0.0, 1.0)
+        return (1 - TIE_BREAK) * step + TIE_BREAK * np.asarray(raw, dtype=float)
 
     def raw_probability(self, X: np.ndarray) -> np.ndarray:
         return self.model_.predict_proba(np.asarray(X, dtype=np.float32))[:, 1].astype(float)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from growth.sim.profiles import Profile
@@ -41,6 +41,16 @@ REGION_LANGUAGE = {"north": "en", "south": "es", "east": "pt", "west": "en", "ce
 FESTIVAL_DAYS = ("06-18", "11-11", "11-12", "12-12")
 CAMPAIGN_EVERY_DAYS = 30
 OUTCOME_WINDOW_DAYS = 14
+# Log-scale sd of a merchant's day-to-day demand around its expected demand.
+DEMAND_NOISE = 0.15
+# An order has a second line with this probability, and independently a third.
+SECOND_LINE, THIRD_LINE = 0.2, 0.05
+# A line's product is floor(u ** PRODUCT_SKEW * n_products): the first products sell most.
+PRODUCT_SKEW = 1.5
+# Quantity is 1 + floor(QUANTITY_SCALE * an exponential draw); discounts up to MAX_DISCOUNT.
+QUANTITY_SCALE, MAX_DISCOUNT = 0.4, 0.1
+# Log-scale sd of a product's price around its merchant's price level.
+PRICE_SPREAD = 0.5
 
 
 @dataclass(frozen=True)
@@ -278,12 +288,12 @@ def _season(sim: Simulation, day: Column) -> Column:
     return yearly * weekly * festival
 
 
-def _merchant_days(sim: Simulation, merchants: DataFrame, days: DataFrame) -> DataFrame:
-    """Expected demand per merchant and day. Grain: (merchant, day) from the join day on."""
-    idx, day = F.col("idx"), F.col("day")
+def _expected_demand(sim: Simulation, day: Column) -> Column:
+    """A merchant's expected orders on ``day`` before its day-to-day noise: size, growth,
+    season, the ramp after joining, its creators' boost and the lift after onboarding."""
     ramp = F.least(F.lit(1.0), (day - F.col("join_day") + 1) / 30.0)
     onboarded = F.when(day >= F.col("onboard_day"), 1.3).otherwise(1.0)
-    lam = (
+    return (
         F.lit(sim.profile.orders_per_merchant_day)
         * F.col("size")
         * F.exp(F.col("growth_rate") * day / 365.0)
@@ -291,8 +301,13 @@ def _merchant_days(sim: Simulation, merchants: DataFrame, days: DataFrame) -> Da
         * ramp
         * F.col("boost")
         * onboarded
-        * F.exp(0.15 * sim.z("md/noise", idx, day))
     )
+
+
+def _merchant_days(sim: Simulation, merchants: DataFrame, days: DataFrame) -> DataFrame:
+    """Expected demand per merchant and day. Grain: (merchant, day) from the join day on."""
+    idx, day = F.col("idx"), F.col("day")
+    lam = _expected_demand(sim, day) * F.exp(DEMAND_NOISE * sim.z("md/noise", idx, day))
     return (
         merchants.crossJoin(days)
         .where(day >= F.col("join_day"))
@@ -303,6 +318,42 @@ def _merchant_days(sim: Simulation, merchants: DataFrame, days: DataFrame) -> Da
     )
 
 
+def _product_price(sim: Simulation, product_id: Column) -> Column:
+    return F.col("price_level") * F.exp(PRICE_SPREAD * normal(sim.seed, "product/price", product_id))
+
+
+def _merchants_full(
+    sim: Simulation, merchants: DataFrame, links: DataFrame, events: DataFrame
+) -> DataFrame:
+    """Merchant traits plus what their sales depend on: the creators promoting them (sorted
+    ``creators`` array), their ``boost`` from those creators' reach, and ``onboard_day``, the
+    day of their first onboarding after outreach (far in the future if never)."""
+    per_merchant = links.groupBy("merchant_idx").agg(
+        F.sort_array(F.collect_list(F.struct("creator_id", "start_day"))).alias("creators"),
+        F.sum("reach").alias("reach"),
+    )
+    first_onboarding = (
+        events.where("onboarded")
+        .groupBy("idx")
+        .agg(F.min(F.datediff(F.to_date("onboarded_at"), F.lit(sim.start_date))).alias("onboard_day"))
+    )
+    return (
+        merchants.join(per_merchant.withColumnRenamed("merchant_idx", "idx"), "idx", "left")
+        .join(first_onboarding, "idx", "left")
+        .select(
+            "*",
+            (1 + 0.25 * F.log1p(F.coalesce(F.col("reach"), F.lit(0.0)))).alias("boost"),
+        )
+        .withColumn(
+            "creators",
+            F.coalesce(
+                "creators", F.array().cast("array<struct<creator_id:string,start_day:int>>")
+            ),
+        )
+        .withColumn("onboard_day", F.coalesce("onboard_day", F.lit(10**6)))
+    )
+
+
 def _order_lines(sim: Simulation, merchant_days: DataFrame) -> DataFrame:
     """One row per order line in its final state. Grain: (order_id, line_id)."""
     o, ln = F.col("o"), F.col("line_id")
@@ -310,12 +361,14 @@ def _order_lines(sim: Simulation, merchant_days: DataFrame) -> DataFrame:
     orders = merchant_days.where(F.col("n_orders") > 0).select(
         "*", F.explode(F.sequence(F.lit(1), F.col("n_orders"))).alias("o")
     )
-    n_lines = (1 + (sim.u("ol/n1", F.col("idx"), F.col("day"), o) < 0.2).cast("int")
-               + (sim.u("ol/n2", F.col("idx"), F.col("day"), o) < 0.05).cast("int"))
+    n_lines = (1 + (sim.u("ol/n1", F.col("idx"), F.col("day"), o) < SECOND_LINE).cast("int")
+               + (sim.u("ol/n2", F.col("idx"), F.col("day"), o) < THIRD_LINE).cast("int"))
     lines = orders.select(
         "*", F.explode(F.sequence(F.lit(1), n_lines)).alias("line_id")
     )
-    product_k = F.floor(F.pow(sim.u("ol/product", *key), 1.5) * F.col("n_products")).cast("int")
+    product_k = F.floor(
+        F.pow(sim.u("ol/product", *key), PRODUCT_SKEW) * F.col("n_products")
+    ).cast("int")
     product_id = F.format_string("%s-p%02d", F.col("entity_id"), product_k)
     # Only creators who have joined by the order's day can be credited with it.
     joined = F.filter(F.col("creators"), lambda c: c["start_day"] <= F.col("day"))
@@ -328,7 +381,7 @@ def _order_lines(sim: Simulation, merchant_days: DataFrame) -> DataFrame:
     channel = F.when(
         attributed, F.when(sim.u("ol/ch", *key) < 0.7, "video").otherwise("live")
     ).otherwise(F.when(sim.u("ol/ch", *key) < 0.6, "shop").otherwise("search"))
-    quantity = (1 + F.floor(-F.log(sim.u("ol/qty", *key)) * 0.4)).cast("int")
+    quantity = (1 + F.floor(-F.log(sim.u("ol/qty", *key)) * QUANTITY_SCALE)).cast("int")
     ordered_at = _at(sim, F.col("day"), (0.3 + 0.7 * sim.u("ol/time", *key)) * 86400)
     ordered_date = F.to_date(ordered_at)
     promised = F.date_add(ordered_date, (3 + F.floor(sim.u("ol/prom", *key) * 4)).cast("int"))
@@ -357,7 +410,7 @@ def _order_lines(sim: Simulation, merchant_days: DataFrame) -> DataFrame:
             days=(2 + F.floor(sim.u("ol/rd", *key) * 8)).cast("int")))
         .otherwise(delivered_at)
     )
-    price = F.col("price_level") * F.exp(0.5 * normal(sim.seed, "product/price", product_id))
+    price = _product_price(sim, product_id)
     return (
         lines.select(
             F.format_string("o%d-%d-%d", F.col("idx"), F.col("day"), o).alias("order_id"),
@@ -370,7 +423,8 @@ def _order_lines(sim: Simulation, merchant_days: DataFrame) -> DataFrame:
             product_id.alias("product_id"),
             F.when(attributed, creator).alias("creator_id"),
             channel.alias("channel"),
-            F.round(price * quantity * (1 - 0.1 * sim.u("ol/disc", *key)), 2).alias("amount"),
+            F.round(price * quantity * (1 - MAX_DISCOUNT * sim.u("ol/disc", *key)), 2)
+            .alias("amount"),
             quantity.alias("quantity"),
             promised.alias("promised_delivery_date"),
             delivered_at.alias("delivered_at"),
@@ -588,30 +642,7 @@ def generate(
     m_events = _outreach(sim, merchants, "merchant")
     c_events = _outreach(sim, creators, "creator")
 
-    per_merchant = links.groupBy("merchant_idx").agg(
-        F.sort_array(F.collect_list(F.struct("creator_id", "start_day"))).alias("creators"),
-        F.sum("reach").alias("reach"),
-    )
-    first_onboarding = (
-        m_events.where("onboarded")
-        .groupBy("idx")
-        .agg(F.min(F.datediff(F.to_date("onboarded_at"), F.lit(sim.start_date))).alias("onboard_day"))
-    )
-    merchants_full = (
-        merchants.join(per_merchant.withColumnRenamed("merchant_idx", "idx"), "idx", "left")
-        .join(first_onboarding, "idx", "left")
-        .select(
-            "*",
-            (1 + 0.25 * F.log1p(F.coalesce(F.col("reach"), F.lit(0.0)))).alias("boost"),
-        )
-        .withColumn(
-            "creators",
-            F.coalesce(
-                "creators", F.array().cast("array<struct<creator_id:string,start_day:int>>")
-            ),
-        )
-        .withColumn("onboard_day", F.coalesce("onboard_day", F.lit(10**6)))
-    )
+    merchants_full = _merchants_full(sim, merchants, links, m_events)
     days = spark.range(sim.profile.days).select(F.col("id").cast("int").alias("day"))
     # Both feed several outputs; ``reuse`` lets the caller cache them (how is its decision).
     merchant_days = reuse(_merchant_days(sim, merchants_full, days))
@@ -653,9 +684,9 @@ def generate(
         F.format_string("%s-p%02d", F.col("entity_id"), F.col("k")).alias("product_id"),
         F.col("entity_id").alias("merchant_id"),
         "category",
-        F.round(F.col("price_level") * F.exp(0.5 * normal(
-            sim.seed, "product/price", F.format_string("%s-p%02d", F.col("entity_id"), F.col("k"))
-        )), 2).alias("list_price"),
+        F.round(_product_price(
+            sim, F.format_string("%s-p%02d", F.col("entity_id"), F.col("k"))
+        ), 2).alias("list_price"),
         F.col("joined_at").alias("created_at"),
         F.col("joined_at").alias("updated_at"),
         _batch(sim, F.col("joined_at")).alias("batch_date"),
@@ -690,3 +721,74 @@ def generate(
         ),
         "ground_truth": truth[0].unionByName(truth[1]),
     }
+
+
+def expected_daily_value(spark: SparkSession, sim: Simulation) -> DataFrame:
+    """What each entity is expected to sell per day, from its latent traits: the simulator's
+    noise-free answer to "how much will this entity sell", against which predictions of
+    future value and potential can be scored.
+
+    Grain: (entity_type, entity_id, date); columns ``expected_value`` (merchants: expected
+    GMV of the order lines placed that day; creators: expected affiliate GMV credited to
+    them). Rows exist from the entity's join day (merchants) or its first credited day
+    (creators) to the simulation's end. The expectation is over every draw made per order
+    and per day (order counts, lines, products, quantities, discounts, attribution, the
+    day's demand noise); the entity's traits, links and onboarding are taken as they were
+    drawn, since they are the truth being predicted.
+    """
+    merchants = _merchant_traits(spark, sim)
+    creators = _creator_traits(spark, sim)
+    links = _links(sim, creators)
+    merchants_full = _merchants_full(
+        sim, merchants, links, _outreach(sim, merchants, "merchant")
+    )
+    days = spark.range(sim.profile.days).select(F.col("id").cast("int").alias("day"))
+    # Per order: expected lines x (expected quantity) x (expected discount factor); per day
+    # the lognormal demand noise's mean. A product's price is fixed, so the merchant's
+    # expected price is its products' prices weighted by how often each is picked.
+    per_order = (
+        (1 + SECOND_LINE + THIRD_LINE)
+        * (1 + math.exp(-1 / QUANTITY_SCALE) / (1 - math.exp(-1 / QUANTITY_SCALE)))
+        * (1 - MAX_DISCOUNT / 2)
+        * math.exp(DEMAND_NOISE**2 / 2)
+    )
+    k, n = F.col("k"), F.col("n_products")
+    pick_share = F.pow((k + 1) / n, 1 / PRODUCT_SKEW) - F.pow(k / n, 1 / PRODUCT_SKEW)
+    price = (
+        merchants_full.select(
+            "idx", "entity_id", "price_level", "n_products",
+            F.explode(F.sequence(F.lit(0), n - 1)).alias("k"),
+        )
+        .groupBy("idx")
+        .agg(F.sum(pick_share * _product_price(
+            sim, F.format_string("%s-p%02d", F.col("entity_id"), k))).alias("expected_price"))
+    )
+    day = F.col("day")
+    merchant_days = (
+        merchants_full.join(price, "idx")
+        .crossJoin(days)
+        .where(day >= F.col("join_day"))
+        .select(
+            "idx", "entity_id", "day", "boost",
+            (_expected_demand(sim, day) * F.col("expected_price") * per_order)
+            .alias("expected_value"),
+        )
+    )
+    # An order line is credited to a creator with probability (boost - 1) / boost, split
+    # evenly among the merchant's creators who have started promoting it by that day.
+    credited = (
+        links.withColumnRenamed("merchant_idx", "idx")
+        .join(merchant_days, "idx")
+        .where(day >= F.col("start_day"))
+        .withColumn("sharing", F.count(F.lit(1)).over(Window.partitionBy("idx", "day")))
+        .groupBy("creator_id", "day")
+        .agg(F.sum(
+            F.col("expected_value") * (F.col("boost") - 1) / F.col("boost") / F.col("sharing")
+        ).alias("expected_value"))
+    )
+    return merchant_days.select(
+        F.lit("merchant").alias("entity_type"), "entity_id", "day", "expected_value"
+    ).unionByName(credited.select(
+        F.lit("creator").alias("entity_type"), F.col("creator_id").alias("entity_id"), "day",
+        "expected_value",
+    )).select("entity_type", "entity_id", _day_date(sim, day).alias("date"), "expected_value")

@@ -120,6 +120,18 @@ def test_cutoff_folds_are_group_kfolds_folds_from_the_sizes_alone(sizes):
         cutoff_folds(dict(list(sizes.items())[:2]), 3)
 
 
+def test_a_flat_calibration_still_ranks_as_the_booster_does():
+    # A map fitted on few positives can be one step; its probabilities must still order the
+    # rows, or every ranked list built on them would be arbitrary within the step.
+    model = PotentialModel()
+    model.calibration_x_, model.calibration_y_ = np.array([0.0, 0.5, 1.0]), np.array([0.02, 0.02, 1.0])
+    raw = np.array([0.1, 0.4, 0.3, 0.3, 0.0, 1.0, 0.75])
+    p = model.calibrate(raw)
+    np.testing.assert_allclose(p, [0.02, 0.02, 0.02, 0.02, 0.02, 1.0, 0.51], atol=2e-6)
+    assert np.array_equal(np.argsort(p, kind="stable"), np.argsort(raw, kind="stable"))
+    assert p[2] == p[3] and p[5] == 1.0 and (p > 0).all()
+
+
 def test_calibration_plan_and_a_booster_trained_elsewhere():
     model = PotentialModel(calibration_folds=3)
     assert model.calibration_plan(rows=100, positives=10, cutoffs=4) is None  # cutoff folds

@@ -12,7 +12,7 @@ from pyspark.testing import assertDataFrameEqual
 from growth.features.contracts import CONTRACTS
 from growth.features.ingest_rules import ENTITY_PARENT, annotate_batch
 from growth.layout import SOURCE_ORDER
-from growth.sim.marketplace import Simulation, generate
+from growth.sim.marketplace import Simulation, expected_daily_value, generate
 from growth.sim.profiles import PROFILES
 
 END = date(2026, 10, 31)
@@ -90,6 +90,34 @@ def test_sales_are_heavy_tailed_and_follow_latent_potential(frames):
         F.corr(F.log(F.col("late") / F.col("early")), F.col("latent_potential"))
     ).first()[0]
     assert corr > 0.3  # potential shows in the trajectory
+
+
+def test_expected_values_account_for_what_was_sold(spark, frames):
+    """The noise-free expected value per entity and day (the ground truth models are scored
+    against) adds up to what the marketplace's draws sold, entity by entity."""
+    placed = frames["orders"].where(
+        "status = 'placed' AND order_id IS NOT NULL AND amount > 0"
+    ).dropDuplicates(["order_id", "line_id"])
+    sold = {
+        "merchant": placed.groupBy(F.col("merchant_id").alias("entity_id")),
+        "creator": placed.where("creator_id IS NOT NULL")
+        .groupBy(F.col("creator_id").alias("entity_id")),
+    }
+    expected = expected_daily_value(spark, Simulation(SMALL, 7, END))
+    assert expected.where(
+        f"date < DATE'{END - timedelta(days=SMALL.days - 1)}' OR date > DATE'{END}' "
+        "OR expected_value < 0"
+    ).isEmpty()
+    totals = expected.groupBy("entity_type", "entity_id").agg(F.sum("expected_value").alias("e"))
+    bounds = {"merchant": (0.9, 1.1, 0.99), "creator": (0.8, 1.2, 0.9)}
+    for kind, grouped in sold.items():
+        both = totals.where(F.col("entity_type") == kind).join(
+            grouped.agg(F.sum("amount").alias("s")), "entity_id", "full")
+        # Every entity that sold something was expected to.
+        assert both.where("e IS NULL").isEmpty(), kind
+        ratio, corr = both.fillna(0.0).agg(F.sum("s") / F.sum("e"), F.corr("s", "e")).first()
+        low, high, min_corr = bounds[kind]
+        assert low < ratio < high and corr > min_corr, (kind, ratio, corr)
 
 
 def test_outreach_has_a_randomized_control_and_creators_drive_sales(frames):
