@@ -102,8 +102,12 @@ def _specification(spark: SparkSession, cfg: Config, entity: str) -> tuple[list[
     return list(current.features), json.loads(current.params), f"champion v{current.version}"
 
 
-def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str) -> str:
-    """The backtest report of the potential model against the simulator's truth."""
+def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str,
+             sample: float = 1.0) -> str:
+    """The backtest report of the potential model against the simulator's truth, on every
+    entity or on a repeatable ``sample`` share of them (every cutoff of a sampled entity)."""
+    if not 0 < sample <= 1:
+        raise GrowthError(f"--sample must be in (0, 1], got {sample}")
     check_simulation(spark, cfg, sim)
     table = cfg.table(build_training_set.training_table(entity))
     if not delta_io.table_exists(spark, table):
@@ -112,6 +116,9 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str) -> 
     key = DAILY_TABLES[entity].key
     version = delta_io.current_version(spark, table)
     data = spark.read.option("versionAsOf", version).table(table)
+    if sample < 1:
+        # By a hash of the key: the same entities at every cutoff and in every run.
+        data = data.where(F.pmod(F.xxhash64(key), F.lit(1_000_000)) < int(sample * 1_000_000))
     cutoffs = sorted(r[0] for r in data.select(AS_OF).distinct().collect())
     log.info("%s v%d: %d cutoffs %s .. %s; computing expected values", table, version,
              len(cutoffs), cutoffs[0], cutoffs[-1])
@@ -126,18 +133,21 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str) -> 
     trainer = LocalTrainer(cfg, entity, "potential", frame)
     folds = trainer.backtest(features, params, truth=TRUTH)
     model, rules = bt.mean_metrics(folds)
-    return report(entity, spec, trainer.count, folds, model, rules)
+    return report(entity, spec, trainer.count, folds, model, rules, sample)
 
 
 def report(entity: str, spec: str, rows: int, folds: list[bt.Fold],
-           model: dict[str, float], rules: dict[str, dict[str, float]]) -> str:
+           model: dict[str, float], rules: dict[str, dict[str, float]],
+           sample: float = 1.0) -> str:
     """The metrics table, one line per fold and the verdict on the target."""
     auc = model["roc_auc"]
+    sampled = f" ({sample:.0%} of the entities)" if sample < 1 else ""
     beaten = [name for name, m in rules.items() if not auc > m["roc_auc"]]
     lines = [
         bt.format_table(
             f"{entity}_potential ({spec}) against the simulator's ground truth: "
-            f"{len(folds)} out-of-time folds, {rows:,} rows below tier B", model, rules),
+            f"{len(folds)} out-of-time folds, {rows:,} rows below tier B{sampled}", model,
+            rules),
         *(f"  fold {f.test_cutoff}: {f.rows:,} rows, {f.positives:,} truly reach the top "
           f"tier; ROC-AUC {f.model['roc_auc']:.4f}" for f in folds),
         f"target: ROC-AUC >= {TARGET_ROC_AUC} and above every rule baseline: "
@@ -151,6 +161,9 @@ def report(entity: str, spec: str, rows: int, folds: list[bt.Fold],
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity", choices=("merchant", "creator"), action="append",
                         help="repeat for both (default: both)")
+    parser.add_argument("--sample", type=float, default=1.0,
+                        help="evaluate on this share of the entities, chosen by a hash of "
+                        "their key (default 1: all; e.g. 0.1 for the large profile's creators)")
     parser.add_argument("--profile", default="demo", choices=sorted(PROFILES),
                         help="the profile given to 'growth simulate' (default: demo)")
     parser.add_argument("--seed", type=int, default=None,
@@ -164,7 +177,7 @@ def execute(args: argparse.Namespace) -> None:
     spark = get_spark(cfg, "sim-eval")
     sim = Simulation(PROFILES[args.profile], cfg.sim_seed if args.seed is None else args.seed,
                      args.end or cfg.sim_end_date)
-    reports = [evaluate(spark, cfg, sim, entity)
+    reports = [evaluate(spark, cfg, sim, entity, args.sample)
                for entity in (args.entity or ["merchant", "creator"])]
     sys.stdout.write("\n\n".join(reports) + "\n")
 

@@ -214,6 +214,14 @@ TIE_BREAK = 1e-6
 class _Calibrated(_Boosted, ClassifierMixin):
     """A binary booster whose probabilities go through an isotonic map."""
 
+    def __init__(self, **params) -> None:
+        # A leaf's weight is its rows' summed hessian, p(1 - p) per row of a logistic loss:
+        # with 1% positives the regressors' min_child_weight of 5 asks for ~500 rows per
+        # leaf, and a fold trained on a few hundred rows could not split at all (one flat
+        # score for everyone). XGBoost's own default of 1 is used instead.
+        params.setdefault("min_child_weight", 1.0)
+        super().__init__(**params)
+
     def xgb_params(self) -> dict:
         return {"objective": "binary:logistic", "eval_metric": "logloss",
                 **self._booster_params()}

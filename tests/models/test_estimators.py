@@ -120,6 +120,21 @@ def test_cutoff_folds_are_group_kfolds_folds_from_the_sizes_alone(sizes):
         cutoff_folds(dict(list(sizes.items())[:2]), 3)
 
 
+def test_a_rare_outcome_still_gets_a_ranking_model():
+    # 8 positives in 800 rows, as a potential fold on a small marketplace has: the
+    # classifier's leaves must be allowed to hold them (min_child_weight 1, not the
+    # regressor's 5), or every row gets one flat score.
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(1600, 3)).astype(np.float32)
+    y = np.zeros(1600)
+    y[np.argsort(-X[:, 0])[:16]] = 1.0
+    assert PotentialModel().min_child_weight == 1.0 and ValueModel().min_child_weight == 5.0
+    model = PotentialModel(random_state=0, **SMALL).fit(X[:800], y[:800])
+    raw = model.raw_probability(X[800:])
+    assert len(np.unique(raw)) > 10
+    assert metrics.roc_auc(y[800:], model.predict_proba(X[800:])[:, 1]) > 0.9
+
+
 def test_a_flat_calibration_still_ranks_as_the_booster_does():
     # A map fitted on few positives can be one step; its probabilities must still order the
     # rows, or every ranked list built on them would be arbitrary within the step.
