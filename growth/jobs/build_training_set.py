@@ -65,6 +65,7 @@ def run(
                 f"have a {cfg.label_horizon_days}-day horizon that ends after {as_of}: their "
                 "outcomes are not known yet; choose earlier cutoffs"
             )
+        usable = _with_history(spark, cfg, entity, usable)
         record.batch_from, record.batch_to = usable[0], usable[-1]
         features_name, labels_name = cfg.table(features_table(entity)), cfg.table(labels_table(entity))
         missing = sorted(set(usable) - published_dates(spark, features_name))
@@ -96,6 +97,27 @@ def run(
         log.info("%s: %d rows over %d cutoff(s), Delta version %d", training_table(entity),
                  record.rows_inserted, len(usable), record.table_version)
         return record.rows_inserted
+
+
+def _with_history(spark: SparkSession, cfg: Config, entity: str, cutoffs: list[date]) -> list[date]:
+    """The cutoffs on or after the first day of the entity's daily table. Earlier ones have
+    no observable past: their snapshots are all zeros, and a model trained on them learns
+    nothing (a weekly run with too many cutoffs on a young lake would otherwise train on
+    them silently)."""
+    daily = cfg.table(DAILY_TABLES[entity].name)
+    first = spark.table(daily).agg(F.min("date")).first()[0]
+    kept = [d for d in cutoffs if first is not None and d >= first]
+    if not kept:
+        raise RunWindowError(
+            f"every cutoff ({cutoffs[0]} .. {cutoffs[-1]}) precedes the first day of data in "
+            f"{daily} ({first}): there is no history to learn from; choose later cutoffs "
+            "or a shorter GROWTH_LABEL_HORIZON_DAYS")
+    if len(kept) < len(cutoffs):
+        log.warning(
+            "skipping %d cutoff(s) before the first day of data in %s (%s): %s",
+            len(cutoffs) - len(kept), daily, first,
+            ", ".join(str(d) for d in cutoffs if d not in kept))
+    return kept
 
 
 def _dates(text: str) -> list[date]:

@@ -18,6 +18,7 @@ no champion). Writes nothing: it prints the report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -120,8 +121,12 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str,
         # By a hash of the key: the same entities at every cutoff and in every run.
         data = data.where(F.pmod(F.xxhash64(key), F.lit(1_000_000)) < int(sample * 1_000_000))
     cutoffs = sorted(r[0] for r in data.select(AS_OF).distinct().collect())
-    log.info("%s v%d: %d cutoffs %s .. %s; computing expected values", table, version,
-             len(cutoffs), cutoffs[0], cutoffs[-1])
+    # The true labels, the backtest folds and the realized labels must share one horizon:
+    # the training set's own, whatever GROWTH_LABEL_HORIZON_DAYS says now.
+    horizon = int(data.agg(F.max("horizon_days")).first()[0])
+    cfg = dataclasses.replace(cfg, label_horizon_days=horizon)
+    log.info("%s v%d: %d cutoffs %s .. %s, horizon %d days; computing expected values",
+             table, version, len(cutoffs), cutoffs[0], cutoffs[-1], horizon)
     truth = truth_labels(spark, cfg, sim, entity, cutoffs)
     frame = data.join(truth, [key, AS_OF], "left").orderBy(AS_OF, key).toPandas()
     missing = int(frame[TRUTH].isna().sum())
@@ -133,12 +138,12 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str,
     trainer = LocalTrainer(cfg, entity, "potential", frame)
     folds = trainer.backtest(features, params, truth=TRUTH)
     model, rules = bt.mean_metrics(folds)
-    return report(entity, spec, trainer.count, folds, model, rules, sample)
+    return report(entity, spec, trainer.count, folds, model, rules, horizon, sample)
 
 
 def report(entity: str, spec: str, rows: int, folds: list[bt.Fold],
            model: dict[str, float], rules: dict[str, dict[str, float]],
-           sample: float = 1.0) -> str:
+           horizon: int, sample: float = 1.0) -> str:
     """The metrics table, one line per fold and the verdict on the target."""
     auc = model["roc_auc"]
     sampled = f" ({sample:.0%} of the entities)" if sample < 1 else ""
@@ -146,8 +151,8 @@ def report(entity: str, spec: str, rows: int, folds: list[bt.Fold],
     lines = [
         bt.format_table(
             f"{entity}_potential ({spec}) against the simulator's ground truth: "
-            f"{len(folds)} out-of-time folds, {rows:,} rows below tier B{sampled}", model,
-            rules),
+            f"{len(folds)} out-of-time folds, horizon {horizon} days, {rows:,} rows below "
+            f"tier B{sampled}", model, rules),
         *(f"  fold {f.test_cutoff}: {f.rows:,} rows, {f.positives:,} truly reach the top "
           f"tier; ROC-AUC {f.model['roc_auc']:.4f}" for f in folds),
         f"target: ROC-AUC >= {TARGET_ROC_AUC} and above every rule baseline: "

@@ -89,17 +89,17 @@ def _fold(test: date, auc: float, rule_auc: float) -> Fold:
 def test_the_verdict_needs_the_target_and_every_baseline_beaten():
     folds = [_fold(date(2026, 9, 3), 0.9, 0.6)]
     met = report("merchant", "champion v1", 100, folds, {"roc_auc": 0.9, "brier": 0.01},
-                 {"trailing value 30d": {"roc_auc": 0.6, "brier": math.nan}})
+                 {"trailing value 30d": {"roc_auc": 0.6, "brier": math.nan}}, 30)
     assert met.splitlines()[-2:] == [
         "  fold 2026-09-03: 100 rows, 5 truly reach the top tier; ROC-AUC 0.9000",
         "target: ROC-AUC >= 0.85 and above every rule baseline: met (ROC-AUC 0.9000)",
     ]
     low = report("merchant", "champion v1", 100, folds, {"roc_auc": 0.84, "brier": 0.01},
-                 {"trailing value 30d": {"roc_auc": 0.6, "brier": math.nan}})
+                 {"trailing value 30d": {"roc_auc": 0.6, "brier": math.nan}}, 30)
     assert low.splitlines()[-1] == (
         "target: ROC-AUC >= 0.85 and above every rule baseline: MISSED (ROC-AUC 0.8400)")
     beaten = report("merchant", "champion v1", 100, folds, {"roc_auc": 0.9, "brier": 0.01},
-                    {"trailing value 30d": {"roc_auc": 0.95, "brier": math.nan}})
+                    {"trailing value 30d": {"roc_auc": 0.95, "brier": math.nan}}, 30)
     assert beaten.splitlines()[-1] == (
         "target: ROC-AUC >= 0.85 and above every rule baseline: MISSED (ROC-AUC 0.9000; "
         "not above trailing value 30d)")

@@ -122,3 +122,11 @@ def test_labels_and_training_set(spark, lake):
     assert training.where("future_value IS NULL OR gmv_sum_30d IS NULL").count() == 0
     with pytest.raises(ingest.RunWindowError, match="not known yet"):
         build_training_set.run(spark, small, END, "merchant", [END - timedelta(days=3)])
+    # Cutoffs before the first day of data have nothing to learn from: skipped, or refused
+    # when no other is left.
+    first = spark.table(small.table("merchant_daily")).agg({"date": "min"}).first()[0]
+    before = [first - timedelta(days=1), first - timedelta(days=30)]
+    assert build_training_set.run(spark, small, END, "merchant", [*before, *cut]) == rows
+    assert sorted(r[0] for r in training.select("as_of_date").distinct().collect()) == sorted(cut)
+    with pytest.raises(ingest.RunWindowError, match=f"precedes the first day of data.*{first}"):
+        build_training_set.run(spark, small, END, "merchant", before)
