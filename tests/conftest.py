@@ -56,3 +56,18 @@ def _free_cached_frames() -> Iterator[None]:
     session = SparkSession.getActiveSession()  # None in modules that never started Spark
     if session is not None:
         session.catalog.clearCache()
+
+
+# Files whose work is longest, by its share of the suite: started first, they run beside the
+# rest instead of after it (pytest-xdist hands out files in collection order).
+_LONGEST_FIRST = ("tests/e2e/", "tests/jobs/test_feature_store_jobs.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for position, prefix in enumerate(_LONGEST_FIRST):
+            if item.nodeid.startswith(prefix):
+                return position
+        return len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file is kept

@@ -121,6 +121,9 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str,
         # By a hash of the key: the same entities at every cutoff and in every run.
         data = data.where(F.pmod(F.xxhash64(key), F.lit(1_000_000)) < int(sample * 1_000_000))
     cutoffs = sorted(r[0] for r in data.select(AS_OF).distinct().collect())
+    if not cutoffs:
+        raise GrowthError(f"{table} v{version} has no rows" + (
+            f" among the {sample:.2%} of entities sampled; raise --sample" if sample < 1 else ""))
     # The true labels, the backtest folds and the realized labels must share one horizon:
     # the training set's own, whatever GROWTH_LABEL_HORIZON_DAYS says now.
     horizon = int(data.agg(F.max("horizon_days")).first()[0])

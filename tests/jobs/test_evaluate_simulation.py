@@ -48,6 +48,8 @@ def test_a_lake_without_ground_truth_or_training_set_says_what_to_run(spark, cfg
         check_simulation(spark, bare, SIM)
     with pytest.raises(GrowthError, match="merchant_training_set does not exist.*growth train"):
         evaluate(spark, lake, SIM, "merchant")
+    with pytest.raises(GrowthError, match=r"--sample must be in \(0, 1\], got 0"):
+        evaluate(spark, lake, SIM, "merchant", sample=0)
 
 
 @pytest.mark.parametrize("entity", ["merchant", "creator"])
