@@ -24,7 +24,7 @@ demo: $(INSTALLED)
 # with --no-loadscope-reorder, measured slower: 2 cores, and it then competes with the
 # heaviest fixtures.)
 test: $(INSTALLED)
-	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile
+	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The incremental = full-recompute test of the feature store on the demo profile (~8 min; CI runs it after make test).
 test-demo: $(INSTALLED)

@@ -58,8 +58,10 @@ def _free_cached_frames() -> Iterator[None]:
         session.catalog.clearCache()
 
 
-# Files whose work is longest, by its share of the suite: started first, they run beside the
-# rest instead of after it (pytest-xdist hands out files in collection order).
+# Files whose work is longest: started first, they run beside the rest instead of after it.
+# pytest-xdist hands out files in collection order only with --no-loadscope-reorder (the
+# Makefile passes it); by default it starts the files with the most tests first, and the
+# end-to-end DAG run, four tests, came last.
 _LONGEST_FIRST = ("tests/e2e/", "tests/jobs/test_feature_store_jobs.py")
 
 

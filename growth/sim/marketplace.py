@@ -319,6 +319,7 @@ def _merchant_days(sim: Simulation, merchants: DataFrame, days: DataFrame) -> Da
 
 
 def _product_price(sim: Simulation, product_id: Column) -> Column:
+    """A product's fixed price: lognormal around its merchant's ``price_level``."""
     return F.col("price_level") * F.exp(PRICE_SPREAD * normal(sim.seed, "product/price", product_id))
 
 
