@@ -120,13 +120,15 @@ def evaluate(spark: SparkSession, cfg: Config, sim: Simulation, entity: str,
     if sample < 1:
         # By a hash of the key: the same entities at every cutoff and in every run.
         data = data.where(F.pmod(F.xxhash64(key), F.lit(1_000_000)) < int(sample * 1_000_000))
-    cutoffs = sorted(r[0] for r in data.select(AS_OF).distinct().collect())
+    # One pass for the cutoffs and their horizon.
+    per_cutoff = data.groupBy(AS_OF).agg(F.max("horizon_days").alias("h")).collect()
+    cutoffs = sorted(r[AS_OF] for r in per_cutoff)
     if not cutoffs:
         raise GrowthError(f"{table} v{version} has no rows" + (
             f" among the {sample:.2%} of entities sampled; raise --sample" if sample < 1 else ""))
     # The true labels, the backtest folds and the realized labels must share one horizon:
     # the training set's own, whatever GROWTH_LABEL_HORIZON_DAYS says now.
-    horizon = int(data.agg(F.max("horizon_days")).first()[0])
+    horizon = int(max(r["h"] for r in per_cutoff))
     cfg = dataclasses.replace(cfg, label_horizon_days=horizon)
     log.info("%s v%d: %d cutoffs %s .. %s, horizon %d days; computing expected values",
              table, version, len(cutoffs), cutoffs[0], cutoffs[-1], horizon)
