@@ -14,8 +14,9 @@ Because each window edge is a bucket edge, a bucket lies wholly inside or outsid
 so the result is exactly the per-date computation. One date costs two small aggregations;
 twelve monthly dates cost a single read of the daily rows they span.
 
-Distinct counts (sketch unions) are aggregated apart from the other features and joined
-back; an entity with sums but no sketch in its distinct-count windows counts 0.
+Distinct counts (sketch unions) are aggregated apart from the other features, over buckets
+cut at the distinct-count windows' edges only (0, 30, 90 days), and joined back; an entity
+with sums but no sketch in its distinct-count windows counts 0.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from growth.features.registry import (
     DAILY_TABLES,
     EDGE_OFFSETS,
     FEATURES,
-    LOOKBACK,
     DailyTable,
     Feature,
 )
@@ -50,17 +50,21 @@ _WINDOW_MAP = StructType(
 
 
 def bucket_plan(
-    as_of_dates: Iterable[date],
+    as_of_dates: Iterable[date], offsets: Iterable[int] = EDGE_OFFSETS
 ) -> tuple[list[tuple[date, date]], list[tuple[date, date, int]]]:
     """The day -> bucket map and the bucket -> (as_of_date, age) map for these dates.
 
-    Days not in any window of any requested date (after the last date, or on or before the
-    first date's lookback start) are absent from the day map, so they are never read.
+    ``offsets`` are the window edges in days before each date (0 included); the largest is
+    the lookback. Days not in any window of any requested date (after the last date, or on
+    or before the first date's lookback start) are absent from the day map, so they are
+    never read.
     """
     dates = sorted(set(as_of_dates))
-    if not dates:
+    offsets = sorted({0, *offsets})
+    lookback = offsets[-1]
+    if not dates or lookback < 1:
         return [], []
-    edges = sorted({d - timedelta(days=o) for d in dates for o in EDGE_OFFSETS})
+    edges = sorted({d - timedelta(days=o) for d in dates for o in offsets})
     day_map: list[tuple[date, date]] = []
     day = edges[0] + timedelta(days=1)
     for end in edges[1:]:
@@ -71,7 +75,7 @@ def bucket_plan(
         (end, d, (d - end).days)
         for d in dates
         for end in edges[1:]
-        if 0 <= (d - end).days < LOOKBACK
+        if 0 <= (d - end).days < lookback
     ]
     return day_map, window_map
 
@@ -94,11 +98,17 @@ def _bucket_aggregates(table: DailyTable) -> list[Column]:
 def _two_stages(
     daily: DataFrame,
     key: str,
-    days: DataFrame,
-    windows: DataFrame,
+    dates: list[date],
+    offsets: Iterable[int],
     stage1: list[Column],
     features: list[Feature],
 ) -> DataFrame:
+    """Stage 1 sums ``daily`` into the buckets cut at ``offsets`` before each of ``dates``;
+    stage 2 computes ``features`` per (key, as_of_date) from the buckets in its windows."""
+    spark = daily.sparkSession
+    day_map, window_map = bucket_plan(dates, offsets)
+    days = spark.createDataFrame(day_map, _DAY_MAP)
+    windows = spark.createDataFrame(window_map, _WINDOW_MAP)
     buckets = daily.join(F.broadcast(days), "date").groupBy(key, "bucket_end").agg(*stage1)
     return (
         buckets.join(F.broadcast(windows), "bucket_end")
@@ -119,18 +129,18 @@ def snapshot_features(
     features = FEATURES[entity]
     dates = sorted(set(as_of_dates))
     spark = daily.sparkSession
-    day_map, window_map = bucket_plan(dates)
-    days = spark.createDataFrame(day_map, _DAY_MAP)
-    windows = spark.createDataFrame(window_map, _WINDOW_MAP)
     snapshot_days = spark.createDataFrame([(d,) for d in dates], f"{AS_OF} date")
 
     # Sketch unions are object aggregates, which Spark neither compiles nor keeps hashed past
     # a few keys; aggregated beside the sums they would slow every column down. So the
     # sums run as one compiled aggregation, and the distinct counts apart, over the rows
-    # with a sketch inside the longest distinct-count window only.
+    # with a sketch inside the longest distinct-count window only, bucketed at the
+    # distinct-count windows' own edges: for monthly cutoffs those edges coincide, so each
+    # sketch bucket feeds a few snapshots instead of every snapshot's weekly buckets.
     plain = [f for f in features if not f.per_entity and f.sketch is None]
     counted = [f for f in features if f.sketch is not None]
-    windowed = _two_stages(daily, table.key, days, windows, _bucket_aggregates(table), plain)
+    windowed = _two_stages(daily, table.key, dates, EDGE_OFFSETS,
+                           _bucket_aggregates(table), plain)
     if counted:
         sketches = sorted({f.sketch for f in counted})
         reach = max(f.window for f in counted)
@@ -140,7 +150,7 @@ def snapshot_features(
             if dates else daily.limit(0)
         )
         distinct = _two_stages(
-            recent, table.key, days, windows,
+            recent, table.key, dates, {f.window for f in counted},
             [F.hll_union_agg(s, True).alias(s) for s in sketches], counted,
         )
         windowed = windowed.join(distinct, [table.key, AS_OF], "left")

@@ -127,3 +127,17 @@ def test_bucket_plan_covers_each_lookback_day_exactly_once():
         # every window edge of this date is a bucket edge
         assert {as_of - timedelta(days=o) for o in EDGE_OFFSETS if o} <= {
             end for _, end in days} | {D - timedelta(days=30 + LOOKBACK)}
+
+
+def test_bucket_plan_cut_at_other_offsets_covers_their_lookback_only():
+    """The distinct counts' plan: edges at 0, 30 and 90 days; monthly dates share them."""
+    monthly = [D - timedelta(days=30 * k) for k in range(3)]
+    days, windows = bucket_plan(monthly, (30, 90))
+    ends = sorted({end for _, end in days})
+    assert ends == [D - timedelta(days=30 * k) for k in range(4, -1, -1)]  # one per month
+    assert [d for d, _ in days] == [
+        D - timedelta(days=k) for k in range(60 + 90 - 1, -1, -1)]
+    assert sorted(windows) == sorted(
+        (as_of - timedelta(days=age), as_of, age) for as_of in monthly for age in (0, 30, 60))
+    assert bucket_plan([], (30, 90)) == ([], [])
+    assert bucket_plan([D], ()) == ([], [])
