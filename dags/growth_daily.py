@@ -4,7 +4,9 @@ spark-submit through the Airflow connection ``growth_spark`` (default: a local m
 growth_daily, for the day that just ended (a run with logical date D processes day D,
 ``--as-of D``, and starts after D has ended): ingest_entities -> ingest_activity ->
 ingest_outreach -> daily_aggregates -> features -> labels, and after features
-score_merchant -> score_creator (tiers and potential scores from the champion models).
+score_merchant -> score_creator (tiers and potential scores from the champion models),
+and after each score_<entity> its lookalike_<entity> (look-alike scores of the new
+entities, learnt from that day's tiers).
 
 growth_training, weekly: train_merchant -> train_creator (training sets, backtests, the
 model registry's champions).
@@ -133,9 +135,20 @@ with DAG(
         )
         for entity in ENTITIES
     ]
+    lookalikes = [
+        spark_job(
+            f"lookalike_{entity}",
+            ["lookalike", "--entity", entity],
+            [table_asset("lookalike_scores"), table_asset(RUN_LOG_TABLE)],
+        )
+        for entity in ENTITIES
+    ]
     chain(*ingest_tasks, *feature_store)
     # Scoring reads the day's snapshots, not its labels (those are for past cutoffs).
     chain(feature_store[1], *scoring)
+    # A look-alike run learns from its entity's tiers of the day.
+    for scored, lookalike in zip(scoring, lookalikes, strict=True):
+        scored >> lookalike
 
 
 with DAG(

@@ -213,8 +213,10 @@ def tiers(
     return rules.build(f"{entity}_tiers", checks)
 
 
-def potential_scores(as_of: date, published: StructType | None) -> gx.ExpectationSuite:
-    """``potential_scores`` of one as-of: score, probability, rank per entity type."""
+def potential_scores(as_of: date, published: StructType | None,
+                     table: str = "potential_scores") -> gx.ExpectationSuite:
+    """``potential_scores`` (or ``lookalike_scores``, ``table``, which has the same rules)
+    of one as-of: score, probability, rank per entity type."""
     checks = _schema_like(published) + rules.keys(["entity_type", "entity_id", "as_of_date"])
     checks += rules.not_null(["probability", "rank"])
     checks += [
@@ -223,7 +225,7 @@ def potential_scores(as_of: date, published: StructType | None) -> gx.Expectatio
         rules.freshness("as_of_date", as_of),
     ]
     checks += rules.ranks_contiguous("rank", ["as_of_date", "entity_type"])
-    return rules.build("potential_scores", checks)
+    return rules.build(table, checks)
 
 
 def outreach_lists(

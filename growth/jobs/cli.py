@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         dq_report,
         evaluate_simulation,
         ingest,
+        lookalike,
         models_cli,
         runs,
         score,
@@ -151,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_arguments(p)
     p.set_defaults(func=score.execute)
+
+    p = sub.add_parser(
+        "lookalike", help="look-alike scores of the new entities (no history of their own), "
+        "learnt from the traits of the day's tier S and A entities -> lookalike_scores"
+    )
+    lookalike.add_arguments(p)
+    p.set_defaults(func=lookalike.execute)
 
     p = sub.add_parser(
         "sim-eval", help="on a simulated lake: backtest the potential model against the "

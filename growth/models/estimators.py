@@ -34,6 +34,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
 from growth.models.compiled_trees import CompiledTrees, UnsupportedBooster, compile_booster
+from growth.models.metrics import roc_auc
 
 log = logging.getLogger(__name__)
 
@@ -357,9 +358,20 @@ class LookalikeModel(_Calibrated):
         rng = np.random.default_rng(self.random_state)
         held = rng.choice(positives, max(1, int(len(positives) * self.holdout_share)),
                           replace=False)
-        train = np.setdiff1d(np.arange(len(s)), held)
+        # An equal share of the unlabeled rows is held out as well, so the model's check
+        # below compares rows it never saw.
+        unlabeled = np.flatnonzero(s == 0)
+        held_unlabeled = rng.choice(unlabeled, max(1, int(len(unlabeled) * self.holdout_share)),
+                                    replace=False)
+        train = np.setdiff1d(np.arange(len(s)), np.concatenate([held, held_unlabeled]))
         self.model_ = self._classifier().fit(X[train], s[train])
-        self.c_ = float(np.clip(self.raw_probability(X[held]).mean(), 1e-6, 1.0))
+        held_raw = self.raw_probability(X[held])
+        self.c_ = float(np.clip(held_raw.mean(), 1e-6, 1.0))
+        # How well the traits tell held-out successes from held-out unlabeled rows: a lower
+        # bound of the ROC-AUC against the truth, since some unlabeled rows are successes.
+        raw = np.concatenate([held_raw, self.raw_probability(X[held_unlabeled])])
+        self.holdout_auc_ = roc_auc(
+            np.r_[np.ones(len(held)), np.zeros(len(held_unlabeled))], raw)
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

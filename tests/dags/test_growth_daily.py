@@ -30,8 +30,9 @@ CHAIN = [
 ]
 
 
-def test_tasks_are_ingest_then_the_feature_store_then_scoring(dag):
-    assert {t.task_id for t in dag.tasks} == {*CHAIN, "score_merchant", "score_creator"}
+def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes(dag):
+    assert {t.task_id for t in dag.tasks} == {
+        *CHAIN, "score_merchant", "score_creator", "lookalike_merchant", "lookalike_creator"}
     downstream = {t.task_id: t.downstream_task_ids for t in dag.tasks}
     assert downstream == {
         "ingest_entities": {"ingest_activity"},
@@ -40,8 +41,10 @@ def test_tasks_are_ingest_then_the_feature_store_then_scoring(dag):
         "daily_aggregates": {"features"},
         "features": {"labels", "score_merchant"},
         "labels": set(),
-        "score_merchant": {"score_creator"},
-        "score_creator": set(),
+        "score_merchant": {"score_creator", "lookalike_merchant"},
+        "score_creator": {"lookalike_creator"},
+        "lookalike_merchant": set(),
+        "lookalike_creator": set(),
     }
     for entity in ("merchant", "creator"):
         task = dag.get_task(f"score_{entity}")
@@ -49,6 +52,11 @@ def test_tasks_are_ingest_then_the_feature_store_then_scoring(dag):
         assert {a.name for a in task.outlets} == {
             f"growth.{entity}_tiers", "growth.potential_scores", "growth.run_log",
             "growth.dq_results"}
+        lookalike = dag.get_task(f"lookalike_{entity}")
+        assert lookalike.application_args == [
+            "lookalike", "--entity", entity, "--as-of", "{{ ds }}"]
+        assert {a.name for a in lookalike.outlets} == {
+            "growth.lookalike_scores", "growth.run_log", "growth.dq_results"}
 
 
 def test_weekly_training_trains_each_entity_in_turn(bag):
