@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         build_training_set,
         dq_report,
         evaluate_simulation,
+        evaluate_uplift,
         ingest,
         lookalike,
         models_cli,
@@ -159,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lookalike.add_arguments(p)
     p.set_defaults(func=lookalike.execute)
+
+    p = sub.add_parser(
+        "uplift-eval", help="learn the effect of outreach from earlier campaigns and rank "
+        "the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a simulated "
+        "lake, the oracle"
+    )
+    evaluate_uplift.add_arguments(p)
+    p.set_defaults(func=evaluate_uplift.execute)
 
     p = sub.add_parser(
         "sim-eval", help="on a simulated lake: backtest the potential model against the "

@@ -80,3 +80,44 @@ class UpliftModel:
                     - self.mu0_.predict_proba(X)[:, 1]).astype(float)
         g = self.treated_share_
         return (g * self.tau0_.predict(X) + (1 - g) * self.tau1_.predict(X)).astype(float)
+
+
+# Campaign data is small and its effects are a few points of probability: shallow, short
+# ensembles are the candidates, and the choice is made on the training campaigns only.
+GRID = (
+    {"n_estimators": 100, "max_depth": 2},
+    {"n_estimators": 100, "max_depth": 3},
+    {"n_estimators": 200, "max_depth": 3},
+    {"n_estimators": 200, "max_depth": 4},
+)
+
+
+def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                 learner: str = "x", grid: Sequence[dict] = GRID, **params
+                 ) -> tuple[UpliftModel, dict, list[float]]:
+    """Choose the boosting settings on the latest group (campaign) of the training rows,
+    by the Qini coefficient of the model learnt from the earlier ones, then refit the chosen
+    settings on every row. Returns the model, its settings and each candidate's Qini.
+
+    With a single group there is nothing to validate on: the first candidate is used."""
+    from growth.models.uplift_metrics import qini_coefficient
+
+    groups = np.asarray(groups)
+    latest = np.sort(np.unique(groups))[-1]
+    valid = groups == latest
+    scores: list[float] = []
+    if valid.all():
+        chosen = dict(grid[0])
+    else:
+        for candidate in grid:
+            try:
+                model = UpliftModel(learner, **{**params, **candidate}).fit(
+                    X[~valid], treated[~valid], y[~valid])
+                q = qini_coefficient(y[valid], treated[valid], model.effect(X[valid]))
+            except ValueError:
+                q = float("nan")
+            scores.append(q)
+        finite = [(s, i) for i, s in enumerate(scores) if s == s]
+        # the best Qini; on a tie, the earlier (smaller) candidate
+        chosen = dict(grid[max(finite, key=lambda p: (p[0], -p[1]))[1]] if finite else grid[0])
+    return UpliftModel(learner, **{**params, **chosen}).fit(X, treated, y), chosen, scores

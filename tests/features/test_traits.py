@@ -65,3 +65,4 @@ def test_creator_traits_and_bad_input(spark):
     merchants = silver(spark, "merchants", [merchant("m1", ts("2026-01-01 00:00:00"))])
     with pytest.raises(ValueError, match="merchant traits need the products table"):
         entity_traits("merchant", merchants, D)
+

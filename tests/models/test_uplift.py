@@ -74,3 +74,17 @@ def test_learners_refuse_bad_input():
         UpliftModel().fit(X, t * 2, y)
     with pytest.raises(ValueError, match="X must be rows x features"):
         UpliftModel().fit(X[:, 0], t, y)
+
+
+def test_settings_are_chosen_on_the_latest_training_group_only():
+    from growth.models.uplift import GRID, fit_selected
+
+    X, t, y, _ = campaign(3000, 4)
+    groups = np.repeat(["a", "b", "c"], 1000)
+    model, chosen, scores = fit_selected(X, t, y, groups, "t", random_state=0)
+    assert len(scores) == len(GRID) and all(np.isfinite(scores))
+    assert chosen == GRID[int(np.argmax(scores))]
+    assert model.params["max_depth"] == chosen["max_depth"]
+    # one group: nothing to validate on, the first candidate is used
+    _, single, none = fit_selected(X, t, y, np.zeros(3000), "t", random_state=0)
+    assert single == GRID[0] and none == []
