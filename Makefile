@@ -20,11 +20,11 @@ demo: $(INSTALLED)
 
 # Two pytest workers, one test file each at a time (a module's fixtures stay in one process,
 # each worker has its own SparkSession and lake): the end-to-end DAG run, mostly spark-submit
-# start-up, overlaps the rest of the suite instead of adding to it. (Starting tests/e2e first,
-# with --no-loadscope-reorder, measured slower: 2 cores, and it then competes with the
-# heaviest fixtures.)
+# start-up, overlaps the rest of the suite instead of adding to it. xdist's own file order
+# is kept: starting tests/e2e first (--no-loadscope-reorder) measured slower twice (34 min
+# against 30-31), since it then runs beside the feature store's fixture, the other heaviest.
 test: $(INSTALLED)
-	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder
+	source scripts/env.sh && $(VENV)/bin/pytest -n 2 --dist loadfile
 
 # The incremental = full-recompute test of the feature store on the demo profile (~8 min; CI runs it after make test).
 test-demo: $(INSTALLED)

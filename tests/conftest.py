@@ -57,19 +57,3 @@ def _free_cached_frames() -> Iterator[None]:
     if session is not None:
         session.catalog.clearCache()
 
-
-# Files whose work is longest: started first, they run beside the rest instead of after it.
-# pytest-xdist hands out files in collection order only with --no-loadscope-reorder (the
-# Makefile passes it); by default it starts the files with the most tests first, and the
-# end-to-end DAG run, four tests, came last.
-_LONGEST_FIRST = ("tests/e2e/", "tests/jobs/test_feature_store_jobs.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        for position, prefix in enumerate(_LONGEST_FIRST):
-            if item.nodeid.startswith(prefix):
-                return position
-        return len(_LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: the order within each file is kept
