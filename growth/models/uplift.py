@@ -50,7 +50,7 @@ class UpliftModel:
             raise ValueError(f"learner must be one of {', '.join(LEARNERS)}, got {learner!r}")
         self.learner = learner
         self.params = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05,
-                       "subsample": 0.8, "n_jobs": 1, **params}
+                       "subsample": 0.8, **params}
 
     def _classifier(self) -> xgb.XGBClassifier:
         return xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss",
