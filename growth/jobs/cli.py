@@ -108,73 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
-    p = sub.add_parser("simulate", help="generate a simulated marketplace into the raw zone")
-    simulate.add_arguments(p)
-    p.set_defaults(func=simulate.execute)
-
-    p = sub.add_parser(
-        "ingest", help="raw batches -> silver Delta tables, bad rows to quarantine, reconciled"
-    )
-    ingest.add_arguments(p)
-    p.set_defaults(func=ingest.execute)
-
-    p = sub.add_parser(
-        "daily-aggregates",
-        help="silver -> merchant_daily, creator_daily (only the days whose data changed)",
-    )
-    build_daily.add_arguments(p)
-    p.set_defaults(func=build_daily.execute)
-
-    p = sub.add_parser(
-        "features", help="daily tables -> merchant_features, creator_features snapshots"
-    )
-    build_features.add_arguments(p)
-    p.set_defaults(func=build_features.execute)
-
-    p = sub.add_parser("labels", help="daily tables -> merchant_labels, creator_labels")
-    build_labels.add_arguments(p)
-    p.set_defaults(func=build_labels.execute)
-
-    p = sub.add_parser(
-        "training-set", help="snapshots + labels for a list of cutoffs -> <entity>_training_set"
-    )
-    build_training_set.add_arguments(p)
-    p.set_defaults(func=build_training_set.execute)
-
-    p = sub.add_parser(
-        "train", help="backtest and train the value and potential models of an entity; "
-        "promote the new one if it beats the champion"
-    )
-    train_models.add_arguments(p)
-    p.set_defaults(func=train_models.execute)
-
-    p = sub.add_parser(
-        "score", help="score a snapshot with the champions -> <entity>_tiers, potential_scores"
-    )
-    score.add_arguments(p)
-    p.set_defaults(func=score.execute)
-
-    p = sub.add_parser(
-        "lookalike", help="look-alike scores of the new entities (no history of their own), "
-        "learnt from the traits of the day's tier S and A entities -> lookalike_scores"
-    )
-    lookalike.add_arguments(p)
-    p.set_defaults(func=lookalike.execute)
-
-    p = sub.add_parser(
-        "uplift-eval", help="learn the effect of outreach from earlier campaigns and rank "
-        "the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a simulated "
-        "lake, the oracle"
-    )
-    evaluate_uplift.add_arguments(p)
-    p.set_defaults(func=evaluate_uplift.execute)
-
-    p = sub.add_parser(
-        "sim-eval", help="on a simulated lake: backtest the potential model against the "
-        "simulator's ground truth (noise-free expected value), beside the rule baselines"
-    )
-    evaluate_simulation.add_arguments(p)
-    p.set_defaults(func=evaluate_simulation.execute)
+    # Every job module brings its own arguments and entry point (add_arguments, execute).
+    jobs = [
+        ("simulate", simulate, "generate a simulated marketplace into the raw zone"),
+        ("ingest", ingest,
+         "raw batches -> silver Delta tables, bad rows to quarantine, reconciled"),
+        ("daily-aggregates", build_daily,
+         "silver -> merchant_daily, creator_daily (only the days whose data changed)"),
+        ("features", build_features,
+         "daily tables -> merchant_features, creator_features snapshots"),
+        ("labels", build_labels, "daily tables -> merchant_labels, creator_labels"),
+        ("training-set", build_training_set,
+         "snapshots + labels for a list of cutoffs -> <entity>_training_set"),
+        ("train", train_models, "backtest and train the value and potential models of an "
+         "entity; promote the new one if it beats the champion"),
+        ("score", score,
+         "score a snapshot with the champions -> <entity>_tiers, potential_scores"),
+        ("lookalike", lookalike, "look-alike scores of the new entities (no history of their "
+         "own), learnt from the traits of the day's tier S and A entities -> lookalike_scores"),
+        ("uplift-eval", evaluate_uplift, "learn the effect of outreach from earlier campaigns "
+         "and rank the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a "
+         "simulated lake, the oracle"),
+        ("sim-eval", evaluate_simulation, "on a simulated lake: backtest the potential model "
+         "against the simulator's ground truth (noise-free expected value), beside the rule "
+         "baselines"),
+        ("dq", dq_report,
+         "what the data-quality gates said about a date: checks per table, failures"),
+        ("runs", runs, "what the runs of a date published (from the run log)"),
+    ]
+    for name, module, text in jobs:
+        p = sub.add_parser(name, help=text)
+        module.add_arguments(p)
+        p.set_defaults(func=module.execute)
 
     p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
     models_cli.add_arguments(p)
@@ -186,15 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
     p.set_defaults(func=_sql)
 
-    p = sub.add_parser(
-        "dq", help="what the data-quality gates said about a date: checks per table, failures"
-    )
-    dq_report.add_arguments(p)
-    p.set_defaults(func=dq_report.execute)
-
-    p = sub.add_parser("runs", help="what the runs of a date published (from the run log)")
-    runs.add_arguments(p)
-    p.set_defaults(func=runs.execute)
 
     p = sub.add_parser(
         "spark-defaults",

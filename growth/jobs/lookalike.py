@@ -138,6 +138,16 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
         new = int((frame["tier"] == NEW).sum())
         log.info("%s look-alike on %s: %d tiered entities, %d known successes (%s), %d new",
                  entity, as_of, len(frame), known, "/".join(SUCCEEDED), new)
+        name = cfg.table(TABLE)
+        if new == 0:
+            # Nothing to score; rows an earlier run left for this day go (a rescored day
+            # may have no new entity any more).
+            delta_io.replace_dates(spark, spark.createDataFrame([], SCHEMA), name, AS_OF,
+                                   [as_of], also=f"entity_type = '{entity}'")
+            record.status, record.rows_inserted = "empty", 0
+            record.message = f"no {entity} in tier {NEW} on {as_of}: nothing to score"
+            log.info("%s look-alike: %s", entity, record.message)
+            return 0
         try:
             rows, model, names = scores_frame(frame, entity, as_of, cfg.sim_seed,
                                               model_settings.new_params(cfg))
@@ -157,7 +167,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
                         "the others (held-out ROC-AUC %.3f < %.2f): the ranking is close to "
                         "chance; richer traits are needed", entity, as_of,
                         model.holdout_auc_, WEAK_AUC)
-        name = cfg.table(TABLE)
         candidate = spark.createDataFrame(rows, SCHEMA)
         written = delta_io.replace_dates(
             spark, candidate, name, AS_OF, [as_of],

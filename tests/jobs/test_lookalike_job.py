@@ -121,3 +121,21 @@ def test_traits_that_tell_nothing_are_published_with_a_warning(spark, lake, capl
     assert len(after) == 40
     assert after.sort_values("rank")[cols].reset_index(drop=True).equals(
         merchant_rows.sort_values("rank")[cols].reset_index(drop=True))
+
+
+def test_a_day_without_new_entities_publishes_nothing_and_clears_that_days_rows(spark, lake):
+    lookalike.run(spark, lake, D, "merchant")
+    tiers = lake.table("merchant_tiers")
+    spark.sql(f"UPDATE {tiers} SET tier = 'C' WHERE tier = 'new'")
+    try:
+        assert lookalike.run(spark, lake, D, "merchant") == 0
+        assert spark.table(lake.table("lookalike_scores")).where(
+            F.col("entity_type") == "merchant").count() == 0
+        run = spark.table(lake.table("run_log")).where(F.col("job") == "lookalike").orderBy(
+            F.col("finished_at").desc()).first()
+        assert run.status == "empty" and "no merchant in tier new" in run.message
+    finally:
+        spark.sql(f"DELETE FROM {tiers}")
+        _, _, rows = _world()
+        spark.createDataFrame(rows, "merchant_id string, as_of_date date, tier string") \
+            .writeTo(tiers).append()
