@@ -1,7 +1,7 @@
 """Traits: what is known of an entity without any history of its own, for look-alike models.
 
 Grain: one row per (entity, as_of_date) for every entity that had joined by the end of
-as_of_date. Reads the silver entity table (key, category, region, language, joined_at) and,
+as_of_date, for one or many dates. Reads the silver entity table (key, category, region, language, joined_at) and,
 for merchants, silver products (merchant_id, list_price, created_at). Writes ``TRAITS``'
 columns: the key, ``as_of_date``, the categorical traits and the numeric ones.
 
@@ -12,8 +12,9 @@ prices. Creators have no catalogue: their traits are their category, region and 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -42,21 +43,27 @@ TRAITS = {
 
 
 def entity_traits(
-    entity: str, entities: DataFrame, as_of: date, products: DataFrame | None = None
+    entity: str, entities: DataFrame, as_of_dates: Iterable[date],
+    products: DataFrame | None = None,
 ) -> DataFrame:
-    """The traits of every ``entity`` joined by the end of ``as_of`` (see the module)."""
+    """The traits of every ``entity`` joined by the end of each of ``as_of_dates`` (see the
+    module), all dates in one pass over the entity and product tables."""
     key = DAILY_TABLES[entity].key
     traits = TRAITS[entity]
-    end_of_day = F.lit(as_of + timedelta(days=1)).cast("timestamp")
-    joined = entities.where(F.col("joined_at") < end_of_day).select(
-        key, F.lit(as_of).alias(AS_OF), *traits.categorical)
+    dates = sorted(set(as_of_dates))
+    days = entities.sparkSession.createDataFrame([(d,) for d in dates], f"{AS_OF} date")
+    end_of_day = F.date_add(F.col(AS_OF), 1).cast("timestamp")
+    joined = (entities.crossJoin(F.broadcast(days))
+              .where(F.col("joined_at") < end_of_day)
+              .select(key, AS_OF, *traits.categorical))
     if entity != "merchant":
         return joined
     if products is None:
         raise ValueError("merchant traits need the products table")
     catalogue = (
-        products.where(F.col("created_at") < end_of_day)
-        .groupBy("merchant_id")
+        products.crossJoin(F.broadcast(days))
+        .where(F.col("created_at") < end_of_day)
+        .groupBy("merchant_id", AS_OF)
         .agg(
             F.count(F.lit(1)).alias("products_listed"),
             F.median("list_price").alias("list_price_median"),
@@ -64,7 +71,7 @@ def entity_traits(
         )
     )
     return (
-        joined.join(catalogue, key, "left")
+        joined.join(catalogue, [key, AS_OF], "left")
         .select(
             key, AS_OF, *traits.categorical,
             F.coalesce("products_listed", F.lit(0)).cast("bigint").alias("products_listed"),
@@ -72,4 +79,3 @@ def entity_traits(
             F.col("list_price_max").cast("double").alias("list_price_max"),
         )
     )
-

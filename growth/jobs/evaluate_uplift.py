@@ -83,10 +83,7 @@ def enrolment_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date,
         snapshots = snapshot_features(daily, entities, entity, dates)
         products = (spark.table(cfg.table(silver_table("products")))
                     if entity == "merchant" else None)
-        traits = None
-        for d in dates:
-            day = entity_traits(entity, entities, d, products)
-            traits = day if traits is None else traits.unionByName(day)
+        traits = entity_traits(entity, entities, dates, products)
         rows = (enrolments.withColumnRenamed("entity_id", key)
                 .join(snapshots, [key, AS_OF], "inner")
                 .join(traits, [key, AS_OF], "inner"))

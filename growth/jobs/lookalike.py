@@ -99,7 +99,7 @@ def training_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date) -
             raise TiersMissingError(f"{name} does not exist: ingest it first (growth ingest "
                                     f"--source {source} --as-of {as_of})")
         silver[source] = spark.table(name)
-    traits = entity_traits(entity, silver[sources[0]], as_of, silver.get("products"))
+    traits = entity_traits(entity, silver[sources[0]], [as_of], silver.get("products"))
     key = DAILY_TABLES[entity].key
     return traits.join(tiers, key, "inner").orderBy(key).toPandas()
 

@@ -155,39 +155,36 @@ def _greedy(pairs: pd.DataFrame, values: np.ndarray, capacity: np.ndarray,
             category: np.ndarray, share: float) -> np.ndarray:
     """Pairs chosen in value order, each candidate to its matching manager with the most
     room; then the lowest-valued rows of any category above its share are dropped."""
-    order = np.lexsort((pairs["m"].to_numpy(), pairs["i"].to_numpy(), -values))
+    ii, mm = pairs["i"].to_numpy(), pairs["m"].to_numpy()
+    order = np.lexsort((mm, ii, -values))
     room = capacity.astype(float).copy()
     taken = np.zeros(len(pairs), dtype=bool)
-    by_candidate: dict[int, list[int]] = {}
-    for p in order:
-        by_candidate.setdefault(int(pairs["i"].iat[p]), []).append(p)
-    # Each candidate once, best value first; among its managers the one with most room.
-    seen: set[int] = set()
-    for p in order:
-        i = int(pairs["i"].iat[p])
-        if i in seen:
+    options: dict[int, list[int]] = {}  # a candidate's pairs
+    for p in order.tolist():
+        options.setdefault(int(ii[p]), []).append(p)
+    # Each candidate once, best value first (dicts keep that order); among its managers the
+    # one with the most room left, the first on a tie.
+    for pairs_of in options.values():
+        if values[pairs_of[0]] <= 0:
             continue
-        seen.add(i)
-        options = [q for q in by_candidate[i] if room[pairs["m"].iat[q]] >= 1]
-        if not options or values[p] <= 0:
-            continue
-        best = max(options, key=lambda q: (room[pairs["m"].iat[q]], -pairs["m"].iat[q]))
-        taken[best] = True
-        room[pairs["m"].iat[best]] -= 1
-    if share < 1:
-        while True:
-            chosen = np.flatnonzero(taken)
-            if len(chosen) == 0:
-                break
-            cats = pd.Series(category[pairs["i"].to_numpy()[chosen]])
-            counts = cats.value_counts()
-            limit = math.floor(share * len(chosen))
-            over = counts[counts > limit]
-            if over.empty:
-                break
-            worst = over.index[0]
-            in_cat = chosen[(cats == worst).to_numpy()]
-            taken[in_cat[np.argmin(values[in_cat])]] = False
+        best = max(pairs_of, key=lambda q: (room[mm[q]], -mm[q]))
+        if room[mm[best]] >= 1:
+            taken[best] = True
+            room[mm[best]] -= 1
+    while share < 1:
+        chosen = np.flatnonzero(taken)
+        if len(chosen) == 0:
+            break
+        names, counts = np.unique(category[ii[chosen]], return_counts=True)
+        limit = math.floor(share * len(chosen))
+        if counts.max() <= limit:
+            break
+        # Dropping r rows of the most crowded category brings it to share x (N - r) when
+        # r >= (count - share N) / (1 - share); the floor may ask for one more next round.
+        worst = int(np.argmax(counts))
+        drop = max(1, math.ceil((counts[worst] - share * len(chosen)) / (1 - share) - 1e-9))
+        in_cat = chosen[category[ii[chosen]] == names[worst]]
+        taken[in_cat[np.argsort(values[in_cat], kind="stable")[:drop]]] = False
     return taken
 
 

@@ -41,7 +41,7 @@ def test_merchant_traits_see_only_what_was_listed_by_the_end_of_the_day(spark):
         product("p4", "m2", 5.0, ts("2026-06-30 12:00:00")),
         product("p5", "late", 7.0, ts("2026-06-01 00:00:00")),
     ])
-    got = entity_traits("merchant", merchants, D, products)
+    got = entity_traits("merchant", merchants, [D], products)
     assertDataFrameEqual(got, [
         ("bare", D, "toys", "north", "en", 0, None, None),
         ("m1", D, "toys", "north", "en", 2, 20.0, 30.0),
@@ -49,6 +49,15 @@ def test_merchant_traits_see_only_what_was_listed_by_the_end_of_the_day(spark):
     ], checkRowOrder=False)
     assert got.columns == ["merchant_id", "as_of_date", "category", "region", "language",
                            "products_listed", "list_price_median", "list_price_max"]
+    # Two dates in one pass: each sees only its own past.
+    before = date(2026, 6, 29)
+    assertDataFrameEqual(entity_traits("merchant", merchants, [D, before], products), [
+        ("bare", before, "toys", "north", "en", 0, None, None),
+        ("m1", before, "toys", "north", "en", 1, 10.0, 10.0),
+        ("bare", D, "toys", "north", "en", 0, None, None),
+        ("m1", D, "toys", "north", "en", 2, 20.0, 30.0),
+        ("m2", D, "fashion", "west", "en", 1, 5.0, 5.0),
+    ], checkRowOrder=False)
 
 
 def test_creator_traits_and_bad_input(spark):
@@ -58,11 +67,11 @@ def test_creator_traits_and_bad_input(spark):
         dict(creator_id="c2", category="beauty", region="south", language="pt",
              joined_at=ts("2026-07-02 00:00:00"), updated_at=ts("2026-07-02 00:00:00")),
     ])
-    assertDataFrameEqual(entity_traits("creator", creators, D),
+    assertDataFrameEqual(entity_traits("creator", creators, [D]),
                          [("c1", D, "beauty", "south", "pt")])
     empty = creators.limit(0)
-    assert entity_traits("creator", empty, D).collect() == []
+    assert entity_traits("creator", empty, [D]).collect() == []
     merchants = silver(spark, "merchants", [merchant("m1", ts("2026-01-01 00:00:00"))])
     with pytest.raises(ValueError, match="merchant traits need the products table"):
-        entity_traits("merchant", merchants, D)
+        entity_traits("merchant", merchants, [D])
 
