@@ -6,7 +6,8 @@ growth_daily, for the day that just ended (a run with logical date D processes d
 ingest_outreach -> daily_aggregates -> features -> labels, and after features
 score_merchant -> score_creator (tiers and potential scores from the champion models),
 and after each score_<entity> its lookalike_<entity> (look-alike scores of the new
-entities, learnt from that day's tiers).
+entities, learnt from that day's tiers) and its outreach_<entity> (the day's outreach
+list, ranked by the learnt effect of a contact and allocated to account managers).
 
 growth_training, weekly: train_merchant -> train_creator (training sets, backtests, the
 model registry's champions).
@@ -90,8 +91,8 @@ def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmi
 with DAG(
     dag_id="growth_daily",
     description=(
-        "Ingest the day's sources into silver, then update the daily aggregates, feature "
-        "snapshots and labels."
+        "Ingest the day's sources into silver, update the daily aggregates, feature "
+        "snapshots and labels, score tiers and potential, and publish outreach lists."
     ),
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=datetime(2026, 1, 1),
@@ -143,12 +144,21 @@ with DAG(
         )
         for entity in ENTITIES
     ]
+    outreach = [
+        spark_job(
+            f"outreach_{entity}",
+            ["outreach", "--entity", entity],
+            [table_asset("outreach_lists"), table_asset(RUN_LOG_TABLE)],
+        )
+        for entity in ENTITIES
+    ]
     chain(*ingest_tasks, *feature_store)
     # Scoring reads the day's snapshots, not its labels (those are for past cutoffs).
     chain(feature_store[1], *scoring)
     # A look-alike run learns from its entity's tiers of the day.
-    for scored, lookalike in zip(scoring, lookalikes, strict=True):
-        scored >> lookalike
+    # An outreach list ranks its entity's tiers and potential scores of the day.
+    for scored, lookalike, listed in zip(scoring, lookalikes, outreach, strict=True):
+        scored >> [lookalike, listed]
 
 
 with DAG(

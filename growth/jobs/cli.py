@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         build_daily,
         build_features,
         build_labels,
+        build_outreach,
         build_training_set,
         dq_report,
         evaluate_simulation,
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         runs,
         score,
         simulate,
+        sql_server,
         train_models,
     )
 
@@ -126,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
          "score a snapshot with the champions -> <entity>_tiers, potential_scores"),
         ("lookalike", lookalike, "look-alike scores of the new entities (no history of their "
          "own), learnt from the traits of the day's tier S and A entities -> lookalike_scores"),
+        ("outreach", build_outreach, "rank who to call by the learnt effect of a contact x "
+         "predicted value (potential x value without campaign history), allocate to account "
+         "managers within capacity, cooldown and suppression -> outreach_lists"),
         ("uplift-eval", evaluate_uplift, "learn the effect of outreach from earlier campaigns "
          "and rank the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a "
          "simulated lake, the oracle"),
@@ -143,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
     models_cli.add_arguments(p)
+
+    p = sub.add_parser("serve", help="serve the tables: 'growth serve sql' runs a Spark Thrift "
+                       "(JDBC/ODBC, beeline) server on the growth database")
+    sql_server.add_arguments(p)
 
     p = sub.add_parser("sql", help="run a SQL query against the growth database")
     p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')

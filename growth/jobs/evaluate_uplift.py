@@ -97,6 +97,14 @@ def enrolment_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date,
         enrolments.unpersist()
 
 
+def design_names(train: pd.DataFrame, entity: str) -> list[str]:
+    """The effect model's inputs: the snapshot's features, then the one-hot traits seen in
+    the training rows ``train`` and the numeric traits (``lookalike.encode`` reads them)."""
+    traits = TRAITS[entity]
+    return list(feature_names(entity)) + lookalike.encoded_names(
+        train, traits.categorical, list(traits.numeric))
+
+
 def evaluate(frame: pd.DataFrame, entity: str, holdout_campaigns: int, learner: str,
              params: dict) -> tuple[list[Ranking], dict]:
     """Fit on the earlier campaigns of ``frame`` and rank the held-out ones."""
@@ -106,9 +114,7 @@ def evaluate(frame: pd.DataFrame, entity: str, holdout_campaigns: int, learner: 
                           f"--holdout-campaigns {holdout_campaigns} (and at least 1 held out)")
     held = campaigns[-holdout_campaigns:]
     test = frame["campaign_id"].isin(held).to_numpy()
-    traits = TRAITS[entity]
-    names = list(feature_names(entity)) + lookalike.encoded_names(
-        frame[~test], traits.categorical, list(traits.numeric))
+    names = design_names(frame[~test], entity)
     X = lookalike.encode(frame, names)
     t, y = frame["treated"].to_numpy(), frame["onboarded"].to_numpy()
     groups = frame["campaign_id"].to_numpy()

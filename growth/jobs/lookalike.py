@@ -28,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 from pyspark.sql.types import (
     ArrayType,
     DateType,
@@ -46,12 +45,11 @@ from growth.features.contracts import ENTITY_SOURCES
 from growth.features.registry import DAILY_TABLES
 from growth.features.traits import TRAITS, entity_traits
 from growth.features.windows import AS_OF
-from growth.jobs import delta_io, model_settings, quality
+from growth.jobs import delta_io, inputs, model_settings, quality
 from growth.jobs.config import Config, load_config
+from growth.jobs.inputs import day_tiers
 from growth.jobs.run_log import RunRecord, recorded
-from growth.jobs.score import tiers_table
 from growth.jobs.session import get_spark
-from growth.layout import silver_table
 from growth.models import lookalike, store
 from growth.models.estimators import LookalikeModel
 from growth.models.tiering import RANKED
@@ -72,33 +70,11 @@ SCHEMA = StructType([
 ])
 
 
-class TiersMissingError(GrowthError, RuntimeError):
-    """The tiers a look-alike run learns from, or the traits it reads, are not published."""
-
-
-def _tiers(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> DataFrame:
-    name = cfg.table(tiers_table(entity))
-    hint = (f"run 'growth score --entity {entity} --as-of {as_of}' first (the daily DAG "
-            "runs it before this job)")
-    if not delta_io.table_exists(spark, name):
-        raise TiersMissingError(f"{name} does not exist: {hint}")
-    tiers = spark.table(name).where(F.col(AS_OF) == F.lit(as_of))
-    if tiers.limit(1).count() == 0:
-        raise TiersMissingError(f"{name} has no tiers for {as_of}: {hint}")
-    return tiers.select(DAILY_TABLES[entity].key, "tier")
-
-
 def training_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> pd.DataFrame:
     """Every entity tiered on ``as_of`` with its traits and tier (one row per entity)."""
-    tiers = _tiers(spark, cfg, entity, as_of)
+    tiers = day_tiers(spark, cfg, entity, as_of).select(DAILY_TABLES[entity].key, "tier")
     sources = [ENTITY_SOURCES[entity], *(["products"] if entity == "merchant" else [])]
-    silver = {}
-    for source in sources:
-        name = cfg.table(silver_table(source))
-        if not delta_io.table_exists(spark, name):
-            raise TiersMissingError(f"{name} does not exist: ingest it first (growth ingest "
-                                    f"--source {source} --as-of {as_of})")
-        silver[source] = spark.table(name)
+    silver = {source: inputs.silver(spark, cfg, source, as_of) for source in sources}
     traits = entity_traits(entity, silver[sources[0]], [as_of], silver.get("products"))
     key = DAILY_TABLES[entity].key
     return traits.join(tiers, key, "inner").orderBy(key).toPandas()

@@ -41,6 +41,7 @@ from growth.features.windows import AS_OF
 from growth.jobs import delta_io, model_registry, model_settings, quality
 from growth.jobs.build_features import features_table
 from growth.jobs.config import Config, load_config
+from growth.jobs.inputs import tiers_table
 from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 from growth.models import store
@@ -52,10 +53,6 @@ log = logging.getLogger(__name__)
 JOB = "score"
 CARRIED = ("previous_tier", "previous_raw_tier", "tenure_days")
 POTENTIAL_TABLE = "potential_scores"
-
-
-def tiers_table(entity: str) -> str:
-    return f"{entity}_tiers"
 
 
 def _scored_schema(key: str) -> StructType:

@@ -30,9 +30,10 @@ CHAIN = [
 ]
 
 
-def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes(dag):
+def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes_and_lists(dag):
     assert {t.task_id for t in dag.tasks} == {
-        *CHAIN, "score_merchant", "score_creator", "lookalike_merchant", "lookalike_creator"}
+        *CHAIN, "score_merchant", "score_creator", "lookalike_merchant", "lookalike_creator",
+        "outreach_merchant", "outreach_creator"}
     downstream = {t.task_id: t.downstream_task_ids for t in dag.tasks}
     assert downstream == {
         "ingest_entities": {"ingest_activity"},
@@ -41,10 +42,12 @@ def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes(da
         "daily_aggregates": {"features"},
         "features": {"labels", "score_merchant"},
         "labels": set(),
-        "score_merchant": {"score_creator", "lookalike_merchant"},
-        "score_creator": {"lookalike_creator"},
+        "score_merchant": {"score_creator", "lookalike_merchant", "outreach_merchant"},
+        "score_creator": {"lookalike_creator", "outreach_creator"},
         "lookalike_merchant": set(),
         "lookalike_creator": set(),
+        "outreach_merchant": set(),
+        "outreach_creator": set(),
     }
     for entity in ("merchant", "creator"):
         task = dag.get_task(f"score_{entity}")
@@ -57,6 +60,10 @@ def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes(da
             "lookalike", "--entity", entity, "--as-of", "{{ ds }}"]
         assert {a.name for a in lookalike.outlets} == {
             "growth.lookalike_scores", "growth.run_log", "growth.dq_results"}
+        listed = dag.get_task(f"outreach_{entity}")
+        assert listed.application_args == ["outreach", "--entity", entity, "--as-of", "{{ ds }}"]
+        assert {a.name for a in listed.outlets} == {
+            "growth.outreach_lists", "growth.run_log", "growth.dq_results"}
 
 
 def test_weekly_training_trains_each_entity_in_turn(bag):

@@ -167,6 +167,8 @@ def test_a_blocked_gate_fails_its_task_once_nothing_downstream_runs_and_a_rerun_
         "score_creator": ("upstream_failed", 0),
         "lookalike_merchant": ("upstream_failed", 0),
         "lookalike_creator": ("upstream_failed", 0),
+        "outreach_merchant": ("upstream_failed", 0),
+        "outreach_creator": ("upstream_failed", 0),
     }
     results = delta(spark, lake, "dq_results").where(
         (F.col("table_name") == "growth.silver_orders") & ~F.col("success"))

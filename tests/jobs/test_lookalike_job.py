@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from growth.jobs import delta_io, lookalike
+from growth.jobs import delta_io, inputs, lookalike
 from growth.layout import silver_table
 from tests.features.frames import silver
 from tests.helpers import fresh_lake
@@ -84,11 +84,11 @@ def test_new_merchants_are_ranked_by_how_much_they_look_like_the_successes(spark
 
 def test_without_the_days_tiers_it_says_which_job_to_run_first(spark, lake):
     hint = re.escape("run 'growth score --entity creator --as-of 2026-10-31' first")
-    with pytest.raises(lookalike.TiersMissingError,
+    with pytest.raises(inputs.TiersMissingError,
                        match=re.escape(lake.table("creator_tiers")) + " does not exist: " + hint):
         lookalike.run(spark, lake, D, "creator")
     later = D + timedelta(days=1)
-    with pytest.raises(lookalike.TiersMissingError,
+    with pytest.raises(inputs.TiersMissingError,
                        match=re.escape(f"{lake.table('merchant_tiers')} has no tiers for {later}")):
         lookalike.run(spark, lake, later, "merchant")
 
