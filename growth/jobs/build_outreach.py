@@ -245,7 +245,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
         if listed == 0:
             # Nothing to call today (no room left this week, nobody contactable, or every
             # list the category share allows is empty): the day's rows of an earlier run go.
-            record.message = f"nothing listed: {_empty_why(result, managers, contactable_rows, cfg)}; " + record.message
+            why = _empty_why(result, managers, contactable_rows, cfg)
+            record.message = f"nothing listed: {why}; {record.message}"
             log.warning("%s outreach on %s: %s", entity, as_of, record.message)
             delta_io.replace_dates(spark, candidate, name, AS_OF, [as_of],
                                    also=f"entity_type = '{entity}'")

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         dq_report,
         evaluate_simulation,
         evaluate_uplift,
+        export_outreach,
         ingest,
         lookalike,
         models_cli,
@@ -149,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
     models_cli.add_arguments(p)
 
+    p = sub.add_parser("export", help="write published tables to files for other tools: "
+                       "'growth export outreach' gives one CSV or Parquet file per team")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="kind")
+    k = kinds.add_parser("outreach", help="a day's outreach lists, one file per team, for CRM "
+                         "import (holdout rows left out)")
+    export_outreach.add_arguments(k)
+    k.set_defaults(func=export_outreach.execute)
+
     p = sub.add_parser("serve", help="serve the tables: 'growth serve sql' runs a Spark Thrift "
                        "(JDBC/ODBC, beeline) server on the growth database")
     sql_server.add_arguments(p)
@@ -159,7 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
     p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
     p.set_defaults(func=_sql)
-
 
     p = sub.add_parser(
         "spark-defaults",

@@ -125,3 +125,33 @@ def list_rows(allocated: pd.DataFrame, candidates: pd.DataFrame, entity: str, as
         "potential": _nullable(potential),
         "reasons": text, "holdout": rows["holdout"].astype(bool),
     })[list(LIST_COLUMNS)]
+
+
+# The columns a CRM import receives, in order; the three reasons become reason_1..reason_3
+# (a spreadsheet has no arrays) and the holdout flag is kept only when asked for.
+EXPORT_COLUMNS = (
+    "as_of_date", "campaign", "rank", "entity_type", "entity_id", "manager_id", "team",
+    "tier", "ranking_basis", "expected_effect", "expected_value", "priority", "potential",
+    "reason_1", "reason_2", "reason_3",
+)
+
+
+def export_frames(rows: pd.DataFrame, include_holdout: bool = False) -> dict[str, pd.DataFrame]:
+    """One frame per team of a day's published list rows (``LIST_COLUMNS``), for CRM import.
+
+    Without ``include_holdout`` the holdout rows are left out: they must stay uncontacted, and
+    a CRM list is what gets called. Each team's frame is ordered by campaign and rank, the
+    rank being the list's own (gaps where holdout rows were left out)."""
+    missing = sorted(set(LIST_COLUMNS) - set(rows.columns))
+    if missing:
+        raise ValueError(f"the list rows lack column(s) {', '.join(missing)}")
+    kept = rows if include_holdout else rows[~rows["holdout"].astype(bool)]
+    reasons_list = [list(_sentences(r)) + [None] * 3 for r in kept["reasons"]]
+    flat = kept.drop(columns=["reasons"]).assign(**{
+        f"reason_{i + 1}": [r[i] for r in reasons_list] for i in range(3)})
+    columns = [*EXPORT_COLUMNS, "holdout"] if include_holdout else list(EXPORT_COLUMNS)
+    return {
+        team: frame.sort_values(["campaign", "rank"], kind="stable")[columns]
+        .reset_index(drop=True)
+        for team, frame in flat.groupby("team", sort=True)
+    }

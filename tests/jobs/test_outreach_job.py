@@ -17,8 +17,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from growth.features.registry import feature_names
-from growth.jobs import build_outreach, delta_io, inputs
+from growth.jobs import build_outreach, delta_io, export_outreach, inputs
 from growth.layout import silver_table
+from growth.models.outreach import EXPORT_COLUMNS
 from tests.features.frames import daily, silver
 from tests.helpers import fresh_lake
 
@@ -210,8 +211,11 @@ def test_the_next_day_respects_cooldown_and_the_weeks_capacity(spark, lake):
 
 
 def test_without_closed_campaigns_the_list_falls_back_to_potential_times_value(spark, lake):
-    # With a 200-day outcome window no campaign has closed by D: nothing to learn from.
-    waiting = dataclasses.replace(lake, outreach_outcome_days=200)
+    # With a 200-day outcome window no campaign has closed by D: nothing to learn from. The
+    # potential pool (tiers C, D, new) matches the managers in two categories only (toys in
+    # the north, garden in the south), so a category may fill half the list, not 0.4 of it.
+    waiting = dataclasses.replace(lake, outreach_outcome_days=200,
+                                  outreach_max_category_share=0.5)
     build_outreach.run(spark, waiting, D, "merchant")
     got = _list(spark, lake)
     assert set(got["ranking_basis"]) == {"potential_x_value"} and len(got) > 0
@@ -230,3 +234,41 @@ def test_a_day_without_tiers_names_the_command_to_run(spark, lake):
                        match=r"has no tiers for 2026-12-01: run 'growth score --entity merchant "
                              r"--as-of 2026-12-01' first"):
         build_outreach.run(spark, lake, date(2026, 12, 1), "merchant")
+
+
+def test_export_writes_one_file_per_team_without_the_holdout(spark, lake, tmp_path):
+    got = _list(spark, lake)
+    assert len(got) > 0, "runs after the list tests"
+    paths = export_outreach.run(spark, lake, D, "csv", tmp_path)
+    assert paths == [tmp_path / "outreach_2026-10-31_merchant_growth.csv"]
+    written = pd.read_csv(paths[0])
+    called = got[~got["holdout"]].reset_index(drop=True)
+    assert list(written.columns) == list(EXPORT_COLUMNS)
+    assert list(written["entity_id"]) == list(called["entity_id"])
+    assert list(written["rank"]) == list(called["rank"])
+    assert list(written["reason_1"]) == [r[0] for r in called["reasons"]]
+    # A rerun overwrites the file and leaves nothing else behind; Parquet keeps the holdout
+    # when asked, one row per listed entity.
+    export_outreach.run(spark, lake, D, "csv", tmp_path)
+    again = export_outreach.run(spark, lake, D, "parquet", tmp_path, "merchant_growth",
+                                include_holdout=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "outreach_2026-10-31_merchant_growth.csv", "outreach_2026-10-31_merchant_growth.parquet"]
+    full = pd.read_parquet(again[0])
+    assert list(full["entity_id"]) == list(got["entity_id"])
+    assert list(full["holdout"]) == list(got["holdout"])
+
+
+def test_export_names_what_exists_when_nothing_matches(spark, lake, tmp_path):
+    with pytest.raises(export_outreach.NothingToExportError,
+                       match=r"no outreach list for team 'creator_growth' on 2026-10-31; "
+                             r"teams with a list that day: merchant_growth"):
+        export_outreach.run(spark, lake, D, "csv", tmp_path, "creator_growth")
+    days = sorted({str(r.as_of_date) for r in spark.table(lake.table("outreach_lists"))
+                   .select("as_of_date").collect()}, reverse=True)
+    assert "2026-10-31" in days
+    with pytest.raises(export_outreach.NothingToExportError,
+                       match=r"no outreach list was published for 2026-01-01; latest days "
+                             rf"with a list: {', '.join(days)} \(run 'growth outreach"):
+        export_outreach.run(spark, lake, date(2026, 1, 1), "csv", tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -9,7 +9,16 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-from growth.models.outreach import LIST_COLUMNS, POTENTIAL, UPLIFT, list_rows, priorities, reasons
+from growth.models.outreach import (
+    EXPORT_COLUMNS,
+    LIST_COLUMNS,
+    POTENTIAL,
+    UPLIFT,
+    export_frames,
+    list_rows,
+    priorities,
+    reasons,
+)
 
 
 def test_priorities_are_effect_or_potential_times_value():
@@ -72,3 +81,48 @@ def test_list_rows_rank_by_priority_with_ties_by_id_and_keep_the_holdout():
     with pytest.raises(pd.errors.MergeError):
         list_rows(allocated, pd.concat([candidates, candidates]), "merchant",
                   date(2026, 10, 31), "camp", UPLIFT, 90)
+
+
+def _published(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame([
+        dict(as_of_date=date(2026, 10, 31), campaign=c, rank=r, entity_type="merchant",
+             entity_id=e, manager_id=m, team=t, ranking_basis=UPLIFT, expected_effect=0.1,
+             expected_value=100.0, priority=10.0, tier="C", potential=None, reasons=why,
+             holdout=h)
+        for c, r, e, m, t, why, h in rows], columns=list(LIST_COLUMNS))
+
+
+def test_export_frames_split_by_team_flatten_reasons_and_leave_out_the_holdout():
+    rows = _published([
+        ("c1", 2, "m2", "am02", "south", np.array(["x", "y", "z"]), False),
+        ("c1", 1, "m1", "am01", "north", ["a", "b"], False),
+        ("c1", 3, "m3", "am01", "north", ["p", "q", "r"], True),
+        ("c1", 4, "m4", "am01", "north", None, False),
+    ])
+    got = export_frames(rows)
+    assert list(got) == ["north", "south"]
+    base = dict(as_of_date=date(2026, 10, 31), campaign="c1", entity_type="merchant",
+                ranking_basis=UPLIFT, expected_effect=0.1, expected_value=100.0,
+                priority=10.0, tier="C", potential=None)
+    north = pd.DataFrame([
+        {**base, "rank": 1, "entity_id": "m1", "manager_id": "am01", "team": "north",
+         "reason_1": "a", "reason_2": "b", "reason_3": None},
+        {**base, "rank": 4, "entity_id": "m4", "manager_id": "am01", "team": "north",
+         "reason_1": None, "reason_2": None, "reason_3": None},
+    ])[list(EXPORT_COLUMNS)]
+    assert_frame_equal(got["north"], north, check_dtype=False)
+    assert list(got["south"][["entity_id", "reason_1", "reason_2", "reason_3"]].iloc[0]) == [
+        "m2", "x", "y", "z"]
+
+    with_holdout = export_frames(rows, include_holdout=True)["north"]
+    assert list(with_holdout.columns) == [*EXPORT_COLUMNS, "holdout"]
+    assert list(with_holdout["entity_id"]) == ["m1", "m3", "m4"]
+    assert list(with_holdout["holdout"]) == [False, True, False]
+
+
+def test_export_frames_of_nothing_or_of_a_holdout_only_list_are_empty_and_bad_input_is_named():
+    assert export_frames(_published([])) == {}
+    only_holdout = _published([("c1", 1, "m1", "am01", "north", ["a"], True)])
+    assert export_frames(only_holdout) == {}
+    with pytest.raises(ValueError, match="lack column.*reasons"):
+        export_frames(only_holdout.drop(columns=["reasons"]))
