@@ -25,6 +25,7 @@ import pandas as pd
 UPLIFT = "uplift"
 POTENTIAL = "potential_x_value"
 BASES = (UPLIFT, POTENTIAL)
+NO_STANDOUT = "no single signal in its recent activity stands out"
 
 LIST_COLUMNS = (
     "as_of_date", "campaign", "rank", "entity_type", "entity_id", "manager_id", "team",
@@ -68,7 +69,7 @@ def reasons(basis: str, effect: float | None, value: float, tier: str,
             horizon_days: int) -> list[str]:
     """Three sentences an account manager reads before the call: why a call matters (the
     effect, or the potential), what the entity is worth, and the strongest signal behind
-    its scores (the models' own top reasons), without repeats."""
+    its scores (the models' own top reasons), without repeats; always three."""
     if basis == UPLIFT and _known(effect):
         first = f"a call adds about {effect * 100:.1f} points to its chance of onboarding"
     elif _known(potential):
@@ -77,7 +78,13 @@ def reasons(basis: str, effect: float | None, value: float, tier: str,
         first = "no potential estimate"
     chosen = [first, f"tier {tier}, expected value {_money(value)} over the next "
                      f"{horizon_days} days"]
-    for sentence in [*_sentences(potential_reasons), *_sentences(value_reasons)]:
+    # When the models give fewer than one distinct reason, the potential (if the first
+    # sentence did not already say it) and then a plain statement fill the third line: a
+    # manager always reads three.
+    extra = [f"{potential:.0%} chance to reach tier A or better"] if (
+        basis == UPLIFT and _known(effect) and _known(potential)) else []
+    for sentence in [*_sentences(potential_reasons), *_sentences(value_reasons), *extra,
+                     NO_STANDOUT]:
         if len(chosen) == 3:
             break
         if sentence and sentence not in chosen:

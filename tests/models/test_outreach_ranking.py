@@ -42,7 +42,14 @@ def test_reasons_are_three_distinct_sentences_led_by_why_a_call_matters():
         "GMV up 40%",
     ]
     assert reasons(POTENTIAL, float("nan"), 10.0, "new", 0.25, None, None, 30) == [
-        "25% chance to reach tier A or better", "tier new, expected value 10 over the next 30 days"]
+        "25% chance to reach tier A or better", "tier new, expected value 10 over the next 30 days",
+        "no single signal in its recent activity stands out"]
+    # Without a model reason, an uplift row's third line is its potential when known.
+    assert reasons(UPLIFT, 0.02, 10.0, "C", 0.4, [], ["", "tier C, expected value 10 over "
+                   "the next 30 days"], 30) == [
+        "a call adds about 2.0 points to its chance of onboarding",
+        "tier C, expected value 10 over the next 30 days",
+        "40% chance to reach tier A or better"]
     assert reasons(UPLIFT, None, 0.0, "S", None, ["a", "b", "c"], None, 90)[0] == \
         "no potential estimate"
 
@@ -68,7 +75,8 @@ def test_list_rows_rank_by_priority_with_ties_by_id_and_keep_the_holdout():
         "potential": pd.Series([None, 0.2, None], dtype=object),
         "reasons": [
             ["a call adds about 10.0 points to its chance of onboarding",
-             "tier B, expected value 90 over the next 90 days"],
+             "tier B, expected value 90 over the next 90 days",
+             "no single signal in its recent activity stands out"],
             ["a call adds about 10.0 points to its chance of onboarding",
              "tier C, expected value 50 over the next 90 days", "p1"],
             ["a call adds about 5.0 points to its chance of onboarding",
