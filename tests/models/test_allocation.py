@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -122,25 +122,31 @@ def worlds(draw):
                  ",".join(draw(st.sets(st.sampled_from(CATS), min_size=1))),
                  draw(st.integers(0, 12))) for j in range(draw(st.integers(1, 5)))]
     suppressed = [(r[0], r[1]) for r in rows if draw(st.booleans()) and draw(st.booleans())]
+    # Some entities were contacted 0..20 days before the list's day (cooldown: 7 days).
+    contacts = pd.DataFrame(
+        [(r[0], r[1], date(2026, 10, 31) - timedelta(days=draw(st.integers(0, 20))))
+         for r in rows if draw(st.booleans())],
+        columns=["entity_type", "entity_id", "contacted_on"])
     policy = AllocationPolicy(
         max_category_share=draw(st.sampled_from([0.34, 0.5, 1.0])),
         holdout_share=draw(st.sampled_from([0.0, 0.1, 0.25])),
         seed=draw(st.integers(0, 9)),
         exact_max_pairs=draw(st.sampled_from([0, 10_000])))
     return (candidates(rows), pd.DataFrame(managers, columns=MANAGERS.columns), suppressed,
-            policy)
+            contacts, policy)
 
 
 @settings(max_examples=60, deadline=None)
 @given(worlds())
 def test_properties_hold_for_any_input(world):
-    cands, managers, suppressed, policy = world
-    allowed = contactable(cands, suppressed, pd.DataFrame(
-        columns=["entity_type", "entity_id", "contacted_on"]), date(2026, 10, 31), 7)
+    cands, managers, suppressed, contacts, policy = world
+    allowed = contactable(cands, suppressed, contacts, date(2026, 10, 31), 7)
     got = allocate(allowed, managers, policy)
     rows = got.rows
     keys = set(zip(rows["entity_type"], rows["entity_id"], strict=True))
     assert not keys & set(suppressed)                       # no suppressed entity listed
+    recent = contacts[contacts["contacted_on"] > date(2026, 10, 24)]
+    assert not keys & set(zip(recent["entity_type"], recent["entity_id"], strict=True))  # cooldown
     assert len(keys) == len(rows)                           # each entity at most once
     assert (rows["value"] > 0).all()
     merged = rows.merge(managers, on="manager_id").merge(
