@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-demo lint docs bench-simulate bench-features bench-dq bench-models clean
+.PHONY: install demo test test-demo test-cluster lint docs bench-simulate bench-features bench-dq bench-models clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(INSTALLED)
 # The incremental = full-recompute test of the feature store on the demo profile (~8 min; CI runs it after make test).
 test-demo: $(INSTALLED)
 	source scripts/env.sh && GROWTH_TEST_PROFILE=demo $(VENV)/bin/pytest tests/jobs/test_feature_store_jobs.py
+
+# The daily jobs on a Spark standalone cluster (2 workers on loopback) equal a local run (~15 min; CI runs it after test-demo).
+test-cluster: $(INSTALLED)
+	source scripts/env.sh && GROWTH_TEST_CLUSTER=1 $(VENV)/bin/pytest tests/cluster
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .

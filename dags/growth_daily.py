@@ -9,8 +9,14 @@ and after each score_<entity> its lookalike_<entity> (look-alike scores of the n
 entities, learnt from that day's tiers) and its outreach_<entity> (the day's outreach
 list, ranked by the learnt effect of a contact and allocated to account managers).
 
-growth_training, weekly: train_merchant -> train_creator (training sets, backtests, the
-model registry's champions).
+growth_training, weekly (or triggered by hand), per entity: training_set_<entity> (the
+training set over the regular cutoffs) -> train_<entity> (fit, then backtest against the
+champion on the same folds; a model that beats it is registered as a candidate) ->
+promote_<entity> (the candidates become champions; otherwise the champion is kept).
+
+Every task retries (a lost executor, a busy metastore), except when a data-quality gate
+blocked it; its failure callback logs the task, day, tables and failing gate or error
+(``growth.scheduling``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,7 @@ from importlib.util import find_spec
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, chain
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from growth.errors import DATA_QUALITY_EXIT_STATUS, NO_CHAMPION_EXIT_STATUS
 from growth.layout import (
     DATABASE,
     DQ_RESULTS_TABLE,
@@ -32,6 +36,7 @@ from growth.layout import (
     delta_maven_coordinates,
     silver_table,
 )
+from growth.scheduling import GrowthSparkSubmitOperator, log_failure
 
 SPARK_CONN_ID = "growth_spark"
 ENTITIES = ("merchant", "creator")
@@ -43,31 +48,6 @@ FEATURE_STORE_STEPS = (
 )
 # The CLI module doubles as the spark-submit application for every job.
 APPLICATION = find_spec("growth.jobs.cli").origin
-
-
-class GrowthSparkSubmitOperator(SparkSubmitOperator):
-    """spark-submit of a growth job; a blocked data-quality gate fails the task at once.
-
-    Retries are for what a second try can fix (a lost executor, a busy metastore); a batch
-    that failed its gate fails again until someone fixes the input, so its task is failed
-    without retrying and nothing downstream runs. Scoring before any model was trained is
-    not a failure of the day's data: that task is skipped."""
-
-    def execute(self, context):  # noqa: ANN001, ANN201 - Airflow's signature
-        try:
-            return super().execute(context)
-        except AirflowException as exc:
-            if f"Error code is: {DATA_QUALITY_EXIT_STATUS}." in str(exc):
-                raise AirflowFailException(
-                    f"{self.task_id}: a data-quality gate blocked publishing (see the task log "
-                    f"and 'growth dq --as-of {context['ds']}'); fix the input, then clear the task"
-                ) from exc
-            if f"Error code is: {NO_CHAMPION_EXIT_STATUS}." in str(exc):
-                raise AirflowSkipException(
-                    f"{self.task_id}: no champion model yet; the weekly growth_training DAG "
-                    "trains one ('growth models list' shows the registry)"
-                ) from exc
-            raise
 
 
 def table_asset(name: str) -> Asset:
@@ -105,6 +85,7 @@ with DAG(
     default_args={
         "owner": "growth",
         "retries": 2,
+        "on_failure_callback": log_failure,
         "execution_timeout": timedelta(hours=2),
     },
     tags=["growth", "daily"],
@@ -176,16 +157,21 @@ with DAG(
     default_args={
         "owner": "growth",
         "retries": 1,
+        "on_failure_callback": log_failure,
         "execution_timeout": timedelta(hours=4),
     },
     tags=["growth", "weekly", "models"],
 ) as training_dag:
-    chain(*[
-        spark_job(
-            f"train_{entity}",
-            ["train", "--entity", entity],
-            [table_asset(f"{entity}_training_set"), table_asset("model_registry"),
-             table_asset(RUN_LOG_TABLE)],
+    for entity in ENTITIES:
+        registry = [table_asset("model_registry"), table_asset(RUN_LOG_TABLE)]
+        chain(
+            spark_job(f"training_set_{entity}", ["training-set", "--entity", entity],
+                      [table_asset(f"{entity}_training_set"), table_asset(RUN_LOG_TABLE)]),
+            # Fit, then backtest against the champion on the same folds (the evaluation);
+            # a model that beats it is registered as a candidate.
+            spark_job(f"train_{entity}",
+                      ["train", "--entity", entity, "--existing-training-set", "--no-promote"],
+                      registry),
+            spark_job(f"promote_{entity}",
+                      ["models", "promote-candidates", "--entity", entity], registry),
         )
-        for entity in ENTITIES
-    ])

@@ -133,16 +133,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run date: every cutoff's horizon must end by then")
     parser.add_argument("--cutoffs", type=_dates, default=None,
                         help="explicit cutoffs, comma-separated (overrides --every/--count)")
-    parser.add_argument("--every", type=int, default=30,
-                        help="days between regular cutoffs (default 30)")
-    parser.add_argument("--count", type=int, default=12,
+    parser.add_argument("--every", type=int, default=None,
+                        help="days between regular cutoffs (default GROWTH_TRAIN_EVERY_DAYS, "
+                        "as 'growth train' uses)")
+    parser.add_argument("--count", type=int, default=None,
                         help="number of regular cutoffs, the latest ending its horizon by "
-                        "--as-of (default 12)")
+                        "--as-of (default GROWTH_TRAIN_CUTOFFS)")
 
 
 def execute(args: argparse.Namespace) -> None:
     cfg = load_config()
     cutoffs = args.cutoffs or regular_cutoffs(
-        args.as_of, cfg.label_horizon_days, args.every, args.count
+        args.as_of, cfg.label_horizon_days, args.every or cfg.train_every_days,
+        args.count or cfg.train_cutoffs,
     )
     run(get_spark(cfg, f"training-set-{args.entity}"), cfg, args.as_of, args.entity, cutoffs)

@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         score,
         simulate,
         sql_server,
+        status,
         train_models,
     )
 
@@ -141,13 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("dq", dq_report,
          "what the data-quality gates said about a date: checks per table, failures"),
         ("runs", runs, "what the runs of a date published (from the run log)"),
+        ("status", status, "the newest runs of every job and each published table's "
+         "freshness (from the run log); --check fails on a stale table"),
     ]
     for name, module, text in jobs:
         p = sub.add_parser(name, help=text)
         module.add_arguments(p)
         p.set_defaults(func=module.execute)
 
-    p = sub.add_parser("models", help="the model registry: list, show, promote, rollback")
+    p = sub.add_parser("models", help="the model registry: list, show, promote, promote-candidates, rollback")
     models_cli.add_arguments(p)
 
     p = sub.add_parser("export", help="write published tables to files for other tools: "

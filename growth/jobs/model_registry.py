@@ -3,8 +3,9 @@ model version under ``<lake>/models/<model name>/v<version>``.
 
 Grain: one row per (model_name, version). A model name is ``<entity>_<kind>``
 (``merchant_value``, ``creator_potential``). ``status`` is ``champion`` (at most one per
-name: the one scoring uses), ``challenger`` (trained, not promoted) or ``retired`` (a former
-champion). Promotion and rollback change two rows in one MERGE, so a reader never sees two
+name: the one scoring uses), ``candidate`` (beat the champion in its backtest, trained with
+``growth train --no-promote``: the training DAG's promote step makes it the champion),
+``challenger`` (trained, did not beat the champion) or ``retired`` (a former champion). Promotion and rollback change two rows in one MERGE, so a reader never sees two
 champions or none in between.
 """
 
@@ -217,6 +218,34 @@ def promote(spark: SparkSession, cfg: Config, name: str, version: int) -> Row | 
     _set(spark, table, name, [(version, "champion")] +
          ([(current.version, "retired")] if current is not None else []))
     return current
+
+
+def promote_candidates(spark: SparkSession, cfg: Config, entity: str,
+                       trained_as_of: date) -> list[str]:
+    """Promote, per kind of ``entity``, the newest candidate trained for ``trained_as_of``;
+    keep the champion where there is none. Returns one line per kind saying which.
+
+    Idempotent: a rerun finds the candidate promoted already (now the champion) and keeps it.
+    """
+    lines = []
+    for kind in KINDS:
+        name = model_name(entity, kind)
+        rows = versions(spark, cfg, name)
+        candidates = [r for r in rows
+                      if r.status == "candidate" and r.trained_as_of == trained_as_of]
+        current = next((r for r in rows if r.status == "champion"), None)
+        if candidates:
+            chosen = max(candidates, key=lambda r: r.version)
+            replaced = promote(spark, cfg, name, chosen.version)
+            was = f", v{replaced.version} retired" if replaced is not None else ""
+            lines.append(f"{name}: v{chosen.version} promoted to champion{was}")
+        elif current is not None:
+            lines.append(f"{name}: champion v{current.version} kept (no candidate trained for "
+                         f"{trained_as_of} beat it)")
+        else:
+            lines.append(f"{name}: no champion and no candidate for {trained_as_of}; "
+                         "'growth models list' shows why the trained versions were not promoted")
+    return lines
 
 
 def rollback(spark: SparkSession, cfg: Config, name: str) -> tuple[int, int]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
 from growth.jobs import model_registry
 from growth.jobs.config import load_config
+from growth.jobs.run_log import RunRecord, recorded
 from growth.jobs.session import get_spark
 
 
@@ -62,6 +64,18 @@ def _promote(args: argparse.Namespace) -> None:
     sys.stdout.write(f"{args.name} v{args.version} is now the champion{was}\n")
 
 
+def _promote_candidates(args: argparse.Namespace) -> None:
+    spark, cfg = _session()
+    record = RunRecord(job="promote_models", as_of=args.as_of,
+                       target_table=cfg.table(model_registry.REGISTRY_TABLE))
+    with recorded(spark, cfg, record):
+        lines = model_registry.promote_candidates(spark, cfg, args.entity, args.as_of)
+        record.rows_updated = sum("promoted" in line for line in lines)
+        record.message = "; ".join(lines)
+        record.status = "success"
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 def _rollback(args: argparse.Namespace) -> None:
     spark, cfg = _session()
     retired, restored = model_registry.rollback(spark, cfg, args.name)
@@ -81,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name")
     p.add_argument("version", type=int)
     p.set_defaults(func=_promote)
+    p = sub.add_parser(
+        "promote-candidates",
+        help="promote the candidates 'growth train --no-promote' registered for a date (models "
+        "that beat the champion in their backtest); keep the champion otherwise")
+    p.add_argument("--entity", required=True, choices=("merchant", "creator"))
+    p.add_argument("--as-of", required=True, type=date.fromisoformat,
+                   help="the training run's date (the candidates' trained-as-of date)")
+    p.set_defaults(func=_promote_candidates)
     p = sub.add_parser("rollback", help="retire the champion and restore the one before it")
     p.add_argument("name")
     p.set_defaults(func=_rollback)

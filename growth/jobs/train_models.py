@@ -169,9 +169,12 @@ def _churn_line(trainer, model, features: list[str]) -> str:
 def train_kind(
     spark: SparkSession, cfg: Config, record: RunRecord, entity: str, kind: str,
     trainer: LocalTrainer | spark_training.SparkTrainer, training: dict, as_of: date,
+    promote: bool = True,
 ) -> tuple[int, str, str]:
     """Backtest, fit and register one model with ``trainer``; return (version, status,
-    report)."""
+    report). Without ``promote``, a model that beats the champion is registered as a
+    ``candidate`` for a later ``growth models promote-candidates`` (the training DAG's
+    promote step) instead of becoming the champion at once."""
     features = model_settings.model_features(entity)
     primary = model_settings.PRIMARY_METRIC[kind]
     name = model_registry.model_name(entity, kind)
@@ -197,6 +200,8 @@ def train_kind(
         champion_metrics, _ = bt.mean_metrics(
             trainer.backtest(list(current.features), json.loads(current.params)))
     status, why = decide(primary, challenger, rules, champion_metrics, cfg.promotion_margin)
+    if status == "champion" and not promote:
+        status, why = "candidate", f"{why}; to be promoted by the promote step"
     report = bt.format_table(
         f"{name} backtest: {cfg.backtest_folds} out-of-time folds, {trainer.count:,} rows, "
         f"trained {trainer.description}", challenger,
@@ -217,16 +222,20 @@ def train_kind(
 
 
 def run(spark: SparkSession, cfg: Config, as_of: date, entity: str,
-        cutoffs: list[date] | None = None) -> list[str]:
-    """Rebuild the training set over the regular cutoffs, then ``train``; return the reports."""
-    cutoffs = cutoffs or build_training_set.regular_cutoffs(
-        as_of, cfg.label_horizon_days, cfg.train_every_days, cfg.train_cutoffs)
+        cutoffs: list[date] | None = None, *, rebuild: bool = True,
+        promote: bool = True) -> list[str]:
+    """Rebuild the training set over the regular cutoffs (unless not ``rebuild``), then
+    ``train``; return the reports."""
     model_settings.tier_shares(cfg)  # fail on a bad setting before any work
-    build_training_set.run(spark, cfg, as_of, entity, cutoffs)
-    return train(spark, cfg, as_of, entity)
+    if rebuild:
+        cutoffs = cutoffs or build_training_set.regular_cutoffs(
+            as_of, cfg.label_horizon_days, cfg.train_every_days, cfg.train_cutoffs)
+        build_training_set.run(spark, cfg, as_of, entity, cutoffs)
+    return train(spark, cfg, as_of, entity, promote=promote)
 
 
-def train(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> list[str]:
+def train(spark: SparkSession, cfg: Config, as_of: date, entity: str, *,
+          promote: bool = True) -> list[str]:
     """Train and register the value and potential models of ``entity`` on the current
     version of its training set; return the backtest reports."""
     table = cfg.table(build_training_set.training_table(entity))
@@ -262,7 +271,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> list[st
                        if on_spark else LocalTrainer(cfg, entity, kind, frame))
             try:
                 number, status, report = train_kind(spark, cfg, record, entity, kind, trainer,
-                                                    training, as_of)
+                                                    training, as_of, promote)
             finally:
                 trainer.close()
             reports.append(report)
@@ -278,9 +287,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--entity", required=True, choices=("merchant", "creator"))
     parser.add_argument("--as-of", required=True, type=date.fromisoformat,
                         help="run date: the latest cutoff is the last whose horizon ended by then")
+    parser.add_argument(
+        "--existing-training-set", action="store_true",
+        help="train on <entity>_training_set as published (e.g. by 'growth training-set' in "
+        "the training DAG) instead of rebuilding it first")
+    parser.add_argument(
+        "--no-promote", action="store_true",
+        help="register a model that beats the champion as a 'candidate' and leave the "
+        "champion in place; 'growth models promote-candidates' promotes it (the training DAG "
+        "runs the two as separate steps)")
 
 
 def execute(args: argparse.Namespace) -> None:
     cfg = load_config()
-    reports = run(get_spark(cfg, f"train-{args.entity}"), cfg, args.as_of, args.entity)
+    reports = run(get_spark(cfg, f"train-{args.entity}"), cfg, args.as_of, args.entity,
+                  rebuild=not args.existing_training_set, promote=not args.no_promote)
     sys.stdout.write("\n\n".join(reports) + "\n")

@@ -69,10 +69,30 @@ def qini_coefficient(y: Sequence[float], treated: Sequence[float],
     y, treated, score = _arrays(y, treated, score)
     if treated.sum() == 0 or treated.sum() == len(treated):
         return math.nan
-    q = qini_curve(y, treated, score)
-    n = len(y)
-    random = np.linspace(0.0, q[-1], n + 1)
-    return float(np.trapezoid(q - random, dx=1.0) / n)
+    return _area_over_random(qini_curve(y, treated, score))
+
+
+def _area_over_random(curve: np.ndarray) -> float:
+    """Area between ``curve`` (N + 1 values from k = 0) and the straight line from (0, 0)
+    to (N, curve[N]), per row."""
+    n = len(curve) - 1
+    random = np.linspace(0.0, curve[-1], n + 1)
+    return float(np.trapezoid(curve - random, dx=1.0) / n)
+
+
+def true_effect_qini(true_effect: Sequence[float], score: Sequence[float]) -> float:
+    """The Qini coefficient of ``score``'s ranking judged by each row's true effect (known on
+    a simulated lake only): the curve is the sum of the true effects of the top k rows,
+    contacted or not, and its area over the random line is normalised per row as
+    ``qini_coefficient``'s. Free of the outcome noise the realised Qini carries; ranking by
+    ``true_effect`` itself gives the largest value. NaN on no rows."""
+    true_effect = np.asarray(true_effect, dtype=float)
+    if np.isnan(true_effect).any():
+        raise ValueError("the true effect must be known on every row")
+    if len(true_effect) == 0:
+        return math.nan
+    # Counted as contacted, every row adds its own value: Q(k) is the cumulative true effect.
+    return _area_over_random(qini_curve(true_effect, np.ones(len(true_effect)), score))
 
 
 def auuc(y: Sequence[float], treated: Sequence[float], score: Sequence[float]) -> float:

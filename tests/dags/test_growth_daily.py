@@ -66,19 +66,37 @@ def test_tasks_are_ingest_then_the_feature_store_then_scoring_then_lookalikes_an
             "growth.outreach_lists", "growth.run_log", "growth.dq_results"}
 
 
-def test_weekly_training_trains_each_entity_in_turn(bag):
+def test_weekly_training_builds_trains_then_promotes_each_entity(bag):
+    from growth.scheduling import log_failure
+
     training = bag.dags["growth_training"]
-    assert [t.task_id for t in training.topological_sort()] == ["train_merchant", "train_creator"]
+    downstream = {t.task_id: t.downstream_task_ids for t in training.tasks}
+    assert downstream == {
+        "training_set_merchant": {"train_merchant"}, "train_merchant": {"promote_merchant"},
+        "promote_merchant": set(),
+        "training_set_creator": {"train_creator"}, "train_creator": {"promote_creator"},
+        "promote_creator": set(),
+    }
     assert training.timetable.expression == "0 3 * * 1"
     assert training.catchup is False and training.max_active_runs == 1
     assert training.tags == {"growth", "weekly", "models"}
+    registry = {"growth.model_registry", "growth.run_log", "growth.dq_results"}
     for entity in ("merchant", "creator"):
-        task = training.get_task(f"train_{entity}")
-        assert task.application_args == ["train", "--entity", entity, "--as-of", "{{ ds }}"]
-        assert task.retries == 1
-        assert {a.name for a in task.outlets} == {
-            f"growth.{entity}_training_set", "growth.model_registry", "growth.run_log",
-            "growth.dq_results"}
+        steps = {step: training.get_task(f"{step}_{entity}")
+                 for step in ("training_set", "train", "promote")}
+        assert {step: (t.application_args, {a.name for a in t.outlets})
+                for step, t in steps.items()} == {
+            "training_set": (["training-set", "--entity", entity, "--as-of", "{{ ds }}"],
+                             {f"growth.{entity}_training_set", "growth.run_log",
+                              "growth.dq_results"}),
+            "train": (["train", "--entity", entity, "--existing-training-set", "--no-promote",
+                       "--as-of", "{{ ds }}"], registry),
+            "promote": (["models", "promote-candidates", "--entity", entity, "--as-of",
+                         "{{ ds }}"], registry),
+        }
+        for task in steps.values():
+            assert task.retries == 1
+            assert task.on_failure_callback in (log_failure, [log_failure])
 
 
 def test_feature_store_tasks_publish_their_tables(dag):
@@ -109,9 +127,12 @@ def test_schedule_retries_tags_and_concurrency(dag):
     assert str(dag.timetable.timezone) == "UTC"
     # Data-interval semantics: the run for logical date D starts after D ends, ds == D.
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    from growth.scheduling import log_failure
+
     for task in dag.tasks:
         assert task.retries == 2
         assert task.execution_timeout.total_seconds() == 7200
+        assert task.on_failure_callback in (log_failure, [log_failure])
 
 
 def test_each_task_submits_the_cli_for_its_group_and_day(dag):
@@ -126,25 +147,83 @@ def test_each_task_submits_the_cli_for_its_group_and_day(dag):
         assert {"growth.quarantine", "growth.run_log"} <= outlets
 
 
-def test_a_blocked_gate_fails_the_task_without_retries_other_failures_retry(dag, monkeypatch):
+GATE_OUTPUT = [
+    "26/10/31 00:01:02 INFO SparkContext: Running Spark version 4.2.0",
+    "00:01:40 ERROR growth: data-quality gate failed for growth.silver_orders: 2 blocking "
+    "check(s) failed, nothing was published.",
+    "  - order_id is never null: 3 of 120 rows unexpected",
+    "  - amount >= 0: 1 of 120 rows unexpected",
+    "Fix the input (or the suite's parameters, if the change is intended) and rerun; every "
+    "result is in the dq_results table (growth dq --as-of <date>).",
+]
+
+
+def submits(lines, code):
+    """SparkSubmitOperator.execute as if spark-submit printed ``lines`` and exited ``code``:
+    the lines go through the hook's log processing, as the real submit streams them."""
+    def execute(self, context):
+        from airflow.sdk.exceptions import AirflowException
+
+        self._get_hook()._process_spark_submit_log(iter(lines))
+        raise AirflowException(f"Cannot execute: spark-submit ... Error code is: {code}.")
+    return execute
+
+
+@pytest.fixture
+def spark_connection(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_GROWTH_SPARK", '{"conn_type": "spark", "host": "local[1]"}')
+
+
+def test_a_blocked_gate_fails_the_task_without_retries_naming_table_and_checks(
+        dag, monkeypatch, spark_connection):
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     task = dag.get_task("ingest_activity")
     assert task.retries == 2
-
-    def exits(code):
-        def execute(self, context):
-            raise AirflowException(f"Cannot execute: spark-submit ... Error code is: {code}.")
-        return execute
-
-    monkeypatch.setattr(SparkSubmitOperator, "execute", exits(3))
-    with pytest.raises(AirflowFailException, match="data-quality gate blocked.*2026-10-31"):
+    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(GATE_OUTPUT, 3))
+    with pytest.raises(AirflowFailException) as raised:
         task.execute({"ds": "2026-10-31"})
-    monkeypatch.setattr(SparkSubmitOperator, "execute", exits(1))
+    assert str(raised.value) == (
+        "ingest_activity: data-quality gate of growth.silver_orders: 2 blocking check(s) "
+        "failed, nothing was published.\n"
+        "  - order_id is never null: 3 of 120 rows unexpected\n"
+        "  - amount >= 0: 1 of 120 rows unexpected; nothing was published (see 'growth dq "
+        "--as-of 2026-10-31'); fix the input, then clear the task")
+
+
+def test_other_failures_retry_and_name_the_last_error(dag, monkeypatch, spark_connection):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    crash = ["Traceback (most recent call last):", '  File "cli.py", line 3, in <module>',
+             "py4j.protocol.Py4JJavaError: An error occurred while calling o42.save."]
+    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(crash, 1))
     with pytest.raises(AirflowException) as raised:
-        task.execute({"ds": "2026-10-31"})
+        dag.get_task("features").execute({"ds": "2026-10-31"})
     assert not isinstance(raised.value, AirflowFailException)
+    assert str(raised.value) == (
+        "features: error: py4j.protocol.Py4JJavaError: An error occurred while calling o42.save.")
+    monkeypatch.setattr(SparkSubmitOperator, "execute", submits([], 1))
+    with pytest.raises(AirflowException, match="no growth error in the job's output"):
+        dag.get_task("features").execute({"ds": "2026-10-31"})
+
+
+def test_the_failure_callback_names_dag_task_day_try_tables_and_gate(dag):
+    from types import SimpleNamespace
+
+    from growth.scheduling import failure_message, log_failure
+
+    task = dag.get_task("features")
+    assert task.on_failure_callback in (log_failure, [log_failure])
+    context = {"task": task, "ti": SimpleNamespace(try_number=3), "ds": "2026-10-31",
+               "exception": RuntimeError("features: data-quality gate of "
+                                         "growth.merchant_features: 1 blocking check(s) failed")}
+    assert failure_message(context) == (
+        "growth_daily.features failed for 2026-10-31 (try 3 of 3); it publishes "
+        "growth.creator_features, growth.dq_results, growth.merchant_features, growth.run_log; "
+        "features: data-quality gate of growth.merchant_features: 1 blocking check(s) failed. "
+        "Inspect with 'growth status' and 'growth dq --as-of 2026-10-31'.")
 
 
 def test_scoring_without_a_champion_is_skipped_not_failed(dag, monkeypatch):

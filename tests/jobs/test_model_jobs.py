@@ -225,3 +225,36 @@ def test_above_the_row_limit_training_runs_on_xgboost_spark(spark, spark_lake, c
     assert scored["value_reasons"].map(len).max() == 3
     assert metrics.roc_auc(frame["reached_top_tier"], scored["potential_raw"]) > 0.8
     assert metrics.normalized_gini(frame["future_value"], scored["score"]) > 0.3
+
+
+def test_without_promotion_winners_wait_as_candidates_until_the_promote_step(
+        spark, lake, tmp_path_factory):
+    """The training DAG's train step (--no-promote) then its promote step, run twice."""
+    own = dataclasses.replace(lake, lake_root=tmp_path_factory.mktemp("candidate-lake"),
+                              database="mdl_candidates")
+    spark.sql("CREATE DATABASE IF NOT EXISTS mdl_candidates")
+    delta_io.overwrite(spark, spark.table(lake.table("merchant_training_set")),
+                       own.table("merchant_training_set"))
+    reports = train_models.run(spark, own, AS_OF, "merchant", rebuild=False, promote=False)
+    assert all("to be promoted by the promote step" in r.splitlines()[-1] for r in reports)
+
+    def statuses():
+        return {(r.model_name, r.version): r.status
+                for r in model_registry.versions(spark, own)}
+
+    assert statuses() == {("merchant_value", 1): "candidate",
+                          ("merchant_potential", 1): "candidate"}
+    with pytest.raises(RegistryError, match="no champion model for merchant_value"):
+        model_registry.load_champion(spark, own, "merchant_value")
+    assert model_registry.promote_candidates(spark, own, "merchant", AS_OF) == [
+        "merchant_value: v1 promoted to champion",
+        "merchant_potential: v1 promoted to champion"]
+    assert statuses() == {("merchant_value", 1): "champion",
+                          ("merchant_potential", 1): "champion"}
+    # A retried promote step finds nothing left to promote and keeps the champions.
+    assert model_registry.promote_candidates(spark, own, "merchant", AS_OF) == [
+        f"merchant_{kind}: champion v1 kept (no candidate trained for {AS_OF} beat it)"
+        for kind in ("value", "potential")]
+    assert model_registry.promote_candidates(spark, own, "creator", AS_OF) == [
+        f"creator_{kind}: no champion and no candidate for {AS_OF}; 'growth models list' "
+        "shows why the trained versions were not promoted" for kind in ("value", "potential")]

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from growth.models.uplift import UpliftModel
-from growth.models.uplift_metrics import auuc, qini_coefficient, qini_curve, uplift_at_k
+from growth.models.uplift_metrics import (
+    auuc,
+    qini_coefficient,
+    qini_curve,
+    true_effect_qini,
+    uplift_at_k,
+)
 
 Y = [1, 0, 1, 0, 1, 0]
 T = [1, 1, 0, 0, 1, 0]
@@ -40,6 +46,24 @@ def test_metrics_refuse_what_they_cannot_measure():
         uplift_at_k(Y, T, S, 0)
 
 
+def test_true_effect_qini_on_a_worked_example():
+    effect = [0.3, -0.1, 0.2, 0.0]
+    # ranked by the score 1, 4, 3, 2: the curve 0, 0.3, 0.3, 0.5, 0.4 minus the line to
+    # (4, 0.4): 0, 0.2, 0.1, 0.2, 0; trapezoid area 0.5, per row 0.125
+    assert true_effect_qini(effect, [4, 1, 2, 3]) == pytest.approx(0.125)
+    # the oracle (the true effect itself) is the largest: 0, 0.3, 0.5, 0.5, 0.4 minus the
+    # line: 0, 0.2, 0.3, 0.2, 0 -> 0.7 / 4; the reverse order its negative
+    assert true_effect_qini(effect, effect) == pytest.approx(0.175)
+    assert true_effect_qini(effect, [-e for e in effect]) == pytest.approx(-0.175)
+    # treated or not does not enter: no arm is needed, a single row has no area
+    assert true_effect_qini([0.2], [1.0]) == 0.0
+    assert math.isnan(true_effect_qini([], []))
+    with pytest.raises(ValueError, match="true effect must be known on every row"):
+        true_effect_qini([0.1, float("nan")], [1, 2])
+    with pytest.raises(ValueError, match="lengths differ"):
+        true_effect_qini([0.1, 0.2], [1])
+
+
 def campaign(n: int, seed: int):
     """A randomized campaign (30% control) whose true effect depends on the first feature."""
     rng = np.random.default_rng(seed)
@@ -60,6 +84,7 @@ def test_learners_rank_by_the_true_effect(learner):
     assert np.corrcoef(effect, tau)[0, 1] > 0.8
     ours, oracle = qini_coefficient(yh, th, effect), qini_coefficient(yh, th, tau)
     assert ours >= 0.7 * oracle > 0
+    assert true_effect_qini(tau, effect) >= 0.7 * true_effect_qini(tau, tau) > 0
     assert qini_coefficient(yh, th, -effect) < 0 < ours  # the reverse order is worse than random
     assert uplift_at_k(yh, th, effect, 0.3) > uplift_at_k(yh, th, -effect, 0.3)
 
