@@ -49,7 +49,7 @@ def airflow_env(home: Path, lake: Path) -> dict[str, str]:
 
 def run(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
     with log.open("w") as out:
-        done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=1200)
+        done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=2400)
     return done
 
 
