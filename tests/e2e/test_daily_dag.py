@@ -18,7 +18,6 @@ from growth.features.contracts import CONTRACTS
 from growth.jobs import simulate
 from growth.layout import SOURCE_ORDER, silver_table
 from tests.conftest import ROOT
-from tests.e2e.airflow_services import AirflowServices
 
 AS_OF = date(2026, 10, 31)
 pytestmark = pytest.mark.e2e
@@ -37,12 +36,6 @@ def airflow_env(home: Path, lake: Path) -> dict[str, str]:
         "GROWTH_LAKE_ROOT": str(lake),
         "GROWTH_SHUFFLE_PARTITIONS": "2",
         "GROWTH_DRIVER_MEMORY": "1g",
-        # The small profile's 60 days: a 14-day horizon and weekly cutoffs give the training
-        # DAG's backtest its folds; fewer, shallower trees keep it short.
-        "GROWTH_LABEL_HORIZON_DAYS": "14",
-        "GROWTH_TRAIN_EVERY_DAYS": "7",
-        "GROWTH_TRAIN_CUTOFFS": "6",
-        "GROWTH_MODEL_TREES": "60",
         "PYSPARK_PYTHON": sys.executable,
     }
 
@@ -186,97 +179,3 @@ def test_a_blocked_gate_fails_its_task_once_nothing_downstream_runs_and_a_rerun_
     orders = delta(spark, lake, "run_log").where(
         F.col("target_table") == "growth.silver_orders").orderBy("started_at")
     assert [r.status for r in orders.collect()] == ["failed", "success"]
-
-
-def latest_states(home: Path, dag_id: str) -> dict[str, str]:
-    """Task states of the newest run of ``dag_id`` in Airflow's SQLite database."""
-    with sqlite3.connect(home / "airflow.db") as db:
-        (run_id,) = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC "
-                               "LIMIT 1", (dag_id,)).fetchone()
-        return dict(db.execute("SELECT task_id, state FROM task_instance WHERE dag_id = ? AND "
-                               "run_id = ?", (dag_id, run_id)))
-
-
-@dataclasses.dataclass
-class Trained:
-    """growth_training for the day, then Airflow's backfill of growth_daily over the day
-    twice: reprocessing the completed run (now with champions), then with the default
-    behaviour, which must find the day done and run nothing."""
-
-    training: subprocess.CompletedProcess
-    training_log: Path
-    training_states: dict[str, str]
-    reprocessed: list[tuple[str, str]]
-    rerun_states: dict[str, str]
-    repeated: list[tuple[str, str]]
-    before: dict[str, int]
-    after_reprocess: dict[str, int]
-    services_log: str
-
-
-DAILY_TABLES = ("silver_orders", "silver_merchants", "merchant_daily", "merchant_features",
-                "creator_features", "merchant_labels")
-
-
-@pytest.fixture(scope="module")
-def trained_run(spark, daily_run):
-    """The weekly DAG on the lake the daily runs built, then the daily DAG once more: now it
-    scores, lists and must leave what it had published unchanged."""
-    lake, done, dag_log, _ = daily_run
-    assert done.returncode == 0, dag_log.read_text()[-5000:]
-    home, work = lake.parent / "airflow", lake.parent
-    env = airflow_env(home, lake)
-    before = {t: delta(spark, lake, t).count() for t in DAILY_TABLES}
-    training_log = work / "dags-test-training.log"
-    training = run(["airflow", "dags", "test", "growth_training", AS_OF.isoformat()], env,
-                   training_log)
-    training_states = latest_states(home, "growth_training")
-    with AirflowServices(home, env).start() as airflow:
-        # The README's backfill command over one day: the DAG test left a completed run for
-        # it, which "completed" reprocesses in place through the scheduler.
-        reprocessed = airflow.backfill("growth_daily", AS_OF, AS_OF,
-                                       "--reprocess-behavior", "completed")
-        rerun_states = latest_states(home, "growth_daily")
-        after = {t: delta(spark, lake, t).count() for t in DAILY_TABLES}
-        repeated = airflow.backfill("growth_daily", AS_OF, AS_OF)
-        logs = airflow.logs()
-    return Trained(training, training_log, training_states, reprocessed, rerun_states,
-                   repeated, before, after, logs)
-
-
-def test_the_training_dag_builds_trains_and_promotes_each_entity(spark, daily_run, trained_run):
-    lake = daily_run[0]
-    assert trained_run.training.returncode == 0, trained_run.training_log.read_text()[-5000:]
-    assert trained_run.training_states == {
-        f"{step}_{entity}": "success"
-        for step in ("training_set", "train", "promote") for entity in ("merchant", "creator")}
-    registry = {(r.model_name, r.status) for r in delta(spark, lake, "model_registry").collect()}
-    # The train steps register winners as candidates; the promote steps leave none behind.
-    assert not any(status == "candidate" for _, status in registry), registry
-    assert ("merchant_potential", "champion") in registry, registry
-    promoted = delta(spark, lake, "run_log").where(F.col("job") == "promote_models").collect()
-    assert sorted(r.status for r in promoted) == ["success", "success"]
-
-
-def test_a_backfill_reprocesses_the_day_with_champions_and_changes_nothing_else(
-        spark, daily_run, trained_run):
-    lake = daily_run[0]
-    assert [state for _, state in trained_run.reprocessed] == ["success"], (
-        trained_run.reprocessed, trained_run.services_log)
-    states = trained_run.rerun_states
-    assert states["score_merchant"] == "success" and states["outreach_merchant"] == "success"
-    assert set(states.values()) <= {"success", "skipped"}, states
-    listed = delta(spark, lake, "outreach_lists").where(F.col("as_of_date") == F.lit(AS_OF))
-    assert listed.where("entity_type = 'merchant'").count() > 0
-    # Reprocessing the day is idempotent: no row was added to what the first run published.
-    assert trained_run.after_reprocess == trained_run.before
-    logged = delta(spark, lake, "run_log").where(
-        (F.col("target_table") == "growth.silver_orders") & (F.col("status") == "success"))
-    assert logged.count() == 1  # the rerun found no new batch: its ingest run is "empty"
-
-
-def test_backfilling_a_day_already_done_runs_nothing_and_changes_nothing(spark, daily_run,
-                                                                        trained_run):
-    lake = daily_run[0]
-    assert trained_run.repeated == []
-    assert {t: delta(spark, lake, t).count() for t in DAILY_TABLES} == trained_run.before
