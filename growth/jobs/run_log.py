@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,6 +126,15 @@ class RunRecord:
         values["duration_s"] = (finished - self.started_at).total_seconds()
         row = tuple(values[f.name] for f in RUN_LOG_SCHEMA.fields)
         delta_io.append(spark, spark.createDataFrame([row], RUN_LOG_SCHEMA), cfg.table(RUN_LOG_TABLE))
+
+
+def report_problems(found: list[str], check: bool) -> None:
+    """Print each problem the run log shows as a ``problem:`` line on stderr; with
+    ``check``, exit with status 1 when there is any (for monitoring and the demo)."""
+    for problem in found:
+        sys.stderr.write(f"problem: {problem}\n")
+    if check and found:
+        sys.exit(1)
 
 
 def successful_runs(spark: SparkSession, cfg: Config, job: str) -> list[Row]:

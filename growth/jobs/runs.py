@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -11,6 +10,7 @@ from pyspark.sql import functions as F
 
 from growth.jobs import delta_io
 from growth.jobs.config import Config, load_config
+from growth.jobs.run_log import report_problems
 from growth.jobs.session import get_spark
 from growth.layout import RUN_LOG_TABLE, SOURCE_ORDER, silver_table
 
@@ -70,7 +70,4 @@ def execute(args: argparse.Namespace) -> None:
     found = problems(spark, cfg, args.as_of)
     if delta_io.table_exists(spark, cfg.table(RUN_LOG_TABLE)):
         latest_runs(spark, cfg, args.as_of).show(n=100, truncate=60)
-    for problem in found:
-        sys.stderr.write(f"problem: {problem}\n")
-    if args.check and found:
-        sys.exit(1)
+    report_problems(found, args.check)

@@ -10,21 +10,22 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row
 
 from growth.errors import GrowthError
 from growth.features.freshness import recent_runs, table_freshness
 from growth.jobs import delta_io
-from growth.jobs.config import Config, load_config
+from growth.jobs.config import load_config
+from growth.jobs.run_log import report_problems
 from growth.jobs.session import get_spark
 from growth.layout import RUN_LOG_TABLE
 
 
-def stale_tables(spark: SparkSession, cfg: Config, now: datetime) -> list[str]:
-    """One line per published table that is behind its cadence or whose latest run failed."""
-    freshness = table_freshness(spark.table(cfg.table(RUN_LOG_TABLE)), now)
+def stale_tables(freshness: list[Row]) -> list[str]:
+    """One line per published table (rows of ``table_freshness``) that is behind its cadence
+    or whose latest run failed."""
     found = []
-    for row in freshness.collect():
+    for row in freshness:
         if row.last_as_of is None:
             found.append(f"{row.target_table}: never published ({row.latest_status}: "
                          f"{row.latest_message})")
@@ -59,9 +60,7 @@ def execute(args: argparse.Namespace) -> None:
     sys.stdout.write(f"Newest {args.runs} runs ({name}):\n")
     recent_runs(run_log, args.runs).show(n=args.runs, truncate=50)
     sys.stdout.write("Freshness of each published table:\n")
-    table_freshness(run_log, now).drop("latest_message").show(n=200, truncate=False)
-    found = stale_tables(spark, cfg, now)
-    for problem in found:
-        sys.stderr.write(f"problem: {problem}\n")
-    if args.check and found:
-        sys.exit(1)
+    # One pass over the run log for both the table shown and the problems reported.
+    freshness = table_freshness(run_log, now).cache()
+    freshness.drop("latest_message").show(n=200, truncate=False)
+    report_problems(stale_tables(freshness.collect()), args.check)
