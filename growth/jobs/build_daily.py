@@ -144,7 +144,8 @@ def _audit(
     return quality.partition_audit(
         spark, cfg, record, cfg.table(table.name), "date", newest,
         lambda schema, previous, _candidate: suites.daily(
-            table, newest, schema, previous[1] if previous else None, cfg.dq_volume_tolerance),
+            table, newest, schema, previous[1] if previous else None, cfg.dq_volume_tolerance,
+            expect_every_day=bool(cfg.daily_feed_sources)),
         partitions=7, lookback_days=14,
     )
 

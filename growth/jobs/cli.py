@@ -89,12 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
         build_outreach,
         build_training_set,
         dq_report,
+        evaluate_real,
         evaluate_simulation,
         evaluate_uplift,
         export_outreach,
+        import_data,
         ingest,
         lookalike,
         models_cli,
+        run_dataset,
         runs,
         score,
         simulate,
@@ -115,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     # Every job module brings its own arguments and entry point (add_arguments, execute).
     jobs = [
         ("simulate", simulate, "generate a simulated marketplace into the raw zone"),
+        ("import", import_data, "your own CSV or Parquet files + a mapping file -> the raw "
+         "landing zone (daily batches), ready for ingest"),
+        ("run", run_dataset, "a shipped real dataset (olist, olist-funnel, youtube) through "
+         "the whole pipeline, in its own lake"),
         ("ingest", ingest,
          "raw batches -> silver Delta tables, bad rows to quarantine, reconciled"),
         ("daily-aggregates", build_daily,
@@ -136,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("uplift-eval", evaluate_uplift, "learn the effect of outreach from earlier campaigns "
          "and rank the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a "
          "simulated lake, the oracle"),
+        ("evaluate-real", evaluate_real, "on a shipped real dataset (olist, olist-funnel, "
+         "youtube): the model's ROC-AUC out of time beside a rule baseline and the target"),
         ("sim-eval", evaluate_simulation, "on a simulated lake: backtest the potential model "
          "against the simulator's ground truth (noise-free expected value), beside the rule "
          "baselines"),

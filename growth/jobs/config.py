@@ -41,6 +41,9 @@ class Config:
     # Comma-separated local jar paths; when set, used instead of resolving delta_packages.
     spark_jars: str = ""
     raw_format: str = "parquet"
+    # Where the shipped dataset mappings (growth import, growth run --dataset) find their
+    # input files; relative paths are read from the working directory (the project root).
+    data_root: Path = Path("../shared/data")
     sim_end_date: date = date(2026, 10, 31)
     sim_seed: int = 7
     log_level: str = "INFO"
@@ -56,6 +59,9 @@ class Config:
     # (1 - tolerance) x the previous run's blocks publishing; more than previous / (1 -
     # tolerance) is recorded. A batch with more than the quarantine share rejected blocks.
     dq_volume_tolerance: float = 0.5
+    # Sources that deliver every day (an empty or missing day is an outage). A history
+    # imported from files has quiet days of its own: the dataset mappings set this empty.
+    daily_feeds: str = "orders,traffic_daily,creator_daily_stats"
     dq_max_quarantine_share: float = 0.05
     # Population stability index of a feature against the previous snapshot: recorded above
     # the first, blocking above the second.
@@ -112,6 +118,10 @@ class Config:
     @property
     def metastore_dir(self) -> Path:
         return self.lake_root / "metastore_db"
+
+    @property
+    def daily_feed_sources(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.daily_feeds.split(",") if s.strip())
 
     def table(self, name: str) -> str:
         """Fully qualified metastore name of a table, e.g. ``growth.silver_orders``."""
@@ -180,3 +190,16 @@ def load_config(
     # Spark and Derby resolve relative paths against their own working directory, which
     # differs between the CLI, spark-submit and Airflow workers: pin the lake absolutely.
     return dataclasses.replace(cfg, lake_root=cfg.lake_root.expanduser().resolve())
+
+
+def with_settings(cfg: Config, settings: Mapping[str, str], origin: str) -> Config:
+    """``cfg`` with some fields replaced by text values (e.g. a dataset mapping's
+    ``settings:``), parsed like the environment's; an unknown name is an error."""
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    unknown = sorted(k for k in settings if k not in fields)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown setting(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(sorted(fields))}")
+    return dataclasses.replace(cfg, **{
+        k: _coerce(fields[k], str(v), f"{origin} ({k})") for k, v in settings.items()
+    })

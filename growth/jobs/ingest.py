@@ -166,7 +166,7 @@ def _audit(
     with quality.gate_time(record):
         batch = suites.source_batch(
             contract, record.batch_to, record.batch_from, history.rows_per_day,
-            cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share,
+            cfg.dq_volume_tolerance, cfg.dq_max_quarantine_share, cfg.daily_feed_sources,
         )
     quality.gate(spark, cfg, record, record.target_table, ranked, batch, counts.rows_in)
     quality.gate(spark, cfg, record, record.target_table, accepted_rows(ranked, contract),
