@@ -196,7 +196,11 @@ def standardize(frame: DataFrame, mapping: DatasetMapping) -> DataFrame:
     for role in ROLES[mapping.kind]:
         expr = mapping.expression(role)
         typed = _typed(expr, role, mapping.time_format)
-        cols.append(typed.alias(role.name))
+        value = typed
+        if role.default not in (None, "NULL") and role.name in mapping.columns:
+            # A mapped optional role that is empty on a row takes the role's default.
+            value = F.coalesce(typed, _typed(role.default, role, None))
+        cols.append(value.alias(role.name))
         given = F.expr(expr)
         if role.dtype != "string":
             given = F.nullif(F.trim(given.cast("string")), F.lit(""))

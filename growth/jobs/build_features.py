@@ -140,26 +140,28 @@ def publish_snapshots(
         reference.close()
 
 
-def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None) -> list[date]:
-    """Publish the snapshots due at ``as_of``; return their dates."""
+def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = None,
+        entities: tuple[str, ...] = ENTITIES) -> list[date]:
+    """Publish the snapshots due at ``as_of`` (of ``entities``: a real dataset has one kind
+    of entity only); return their dates."""
     if date_from is not None and date_from > as_of:
         raise RunWindowError(
             f"--from {date_from} is after --as-of {as_of}: no snapshot date lies between them"
         )
-    record = RunRecord(job=JOB, target_table=cfg.table(features_table("merchant")), as_of=as_of)
+    record = RunRecord(job=JOB, target_table=cfg.table(features_table(entities[0])), as_of=as_of)
     with recorded(spark, cfg, record):
         require_daily_tables(spark, cfg)
         dates = snapshot_dates(spark, cfg, as_of, date_from)
         record.batch_from, record.batch_to = dates[0], dates[-1]
         log.info("feature snapshots for %d date(s): %s .. %s", len(dates), dates[0], dates[-1])
         written = 0
-        for entity in ENTITIES:
+        for entity in entities:
             rows = publish_snapshots(spark, cfg, record, entity, dates)
             log.info("%s: %d rows over %d snapshot(s)", features_table(entity), rows, len(dates))
             written += rows
         record.rows_inserted = written
         record.table_version = delta_io.current_version(
-            spark, cfg.table(features_table("merchant"))
+            spark, cfg.table(features_table(entities[0]))
         )
         record.status = "success"
         return dates

@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         ingest,
         lookalike,
         models_cli,
+        report,
         run_dataset,
         runs,
         score,
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("sim-eval", evaluate_simulation, "on a simulated lake: backtest the potential model "
          "against the simulator's ground truth (noise-free expected value), beside the rule "
          "baselines"),
+        ("report", report, "one static HTML page of the day: tiers, migration, lift and "
+         "gain, calibration, Qini, feature importance, data quality, freshness"),
         ("dq", dq_report,
          "what the data-quality gates said about a date: checks per table, failures"),
         ("runs", runs, "what the runs of a date published (from the run log)"),

@@ -72,7 +72,7 @@ def run(spark: SparkSession, cfg: Config, mapping: DatasetMapping, as_of: date,
         done.append("leads: silver_merchants and silver_outreach_events hold the funnel; "
                     "'growth evaluate-real --dataset olist-funnel' learns from them")
         return done
-    build_features.run(spark, cfg, as_of)
+    build_features.run(spark, cfg, as_of, entities=(entity,))
     done.append(f"{entity}_features snapshot {as_of}")
     reports = train_models.run(spark, cfg, as_of, entity, monthly_cutoffs(cfg, as_of, cutoffs))
     done.extend(reports)

@@ -71,7 +71,8 @@ def value_ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """A growth ratio that ranks: no past and no recent value is 0, recent value from no
     past is above every finite ratio."""
     ratio = numerator / denominator.where(denominator > 0)
-    return ratio.fillna(np.where(numerator > 0, np.inf, 0.0))
+    no_past = pd.Series(np.where(numerator > 0, np.inf, 0.0), index=numerator.index)
+    return ratio.where(ratio.notna(), no_past)
 
 
 # --- creators: follower growth from periodic follower counts --------------------------------

@@ -1,0 +1,75 @@
+"""Out-of-time evaluation helpers on small literal frames."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal, assert_series_equal
+
+from growth.models import real_eval
+
+
+def test_follower_growth_reads_the_last_count_on_or_before_each_point():
+    stats = pd.DataFrame({
+        "creator_id": ["a", "a", "a", "a", "b"],
+        "date": [date(2020, 1, 1), date(2020, 1, 10), date(2020, 1, 20), date(2020, 1, 31),
+                 date(2020, 1, 10)],
+        "followers": [100, 150, 170, 260, 5],
+    })
+    got = real_eval.follower_growth(stats, [date(2020, 1, 11)], horizon_days=10)
+    # a: at 01-01 (before) 100, at 01-11 150 (the 01-10 count), at 01-21 170.
+    # b has no count before 01-01: left out, never extrapolated.
+    assert_frame_equal(got, pd.DataFrame({
+        "creator_id": ["a"], "as_of_date": [date(2020, 1, 11)],
+        "trailing_growth": [50.0], "future_growth": [20.0],
+    }))
+
+
+def test_top_share_is_per_cutoff():
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, 10.0, 20.0, 30.0, 40.0])
+    groups = pd.Series(["x"] * 4 + ["y"] * 4)
+    assert_series_equal(real_eval.top_share_flag(values, groups, 0.25),
+                        pd.Series([False, False, False, True] * 2))
+
+
+def test_value_ratio_ranks_new_value_above_every_ratio():
+    got = real_eval.value_ratio(pd.Series([0.0, 5.0, 10.0]), pd.Series([0.0, 0.0, 5.0]))
+    assert got.tolist() == [0.0, np.inf, 2.0]
+
+
+def test_lead_rates_never_see_their_own_outcome():
+    # One landing page per lead: an in-sample rate would equal the outcome itself.
+    train = pd.DataFrame({
+        "origin": ["a"] * 40, "campaign": [f"p{i}" for i in range(40)],
+        "contacted_at": [date(2018, 1, 1)] * 40, "converted": [i % 2 == 0 for i in range(40)],
+    })
+    test = pd.DataFrame({"origin": ["a", "b"], "campaign": ["p0", "new"],
+                         "contacted_at": [date(2018, 3, 1)] * 2})
+    x_train, x_test = real_eval.lead_features(train, test)
+    prior = float(train["converted"].mean())
+    # Out of fold every page is unseen: its rate falls back to the fold's own rate (which,
+    # with a single origin, is the origin's rate), never towards the lead's outcome.
+    assert np.allclose(x_train["page_rate"], x_train["origin_rate"])
+    assert not np.allclose(x_train["page_rate"], train["converted"].astype(float), atol=0.4)
+    assert x_test["page_rate"].tolist() == pytest.approx([(1 + 20 * prior) / 21, prior])
+    assert x_test["origin_rate"].tolist() == pytest.approx([prior, prior])
+
+
+def test_a_figure_states_whether_it_meets_the_goal_and_beats_the_rule():
+    y = [0, 0, 1, 1]
+    good = real_eval.figure("d", "t", y, np.array([0.1, 0.2, 0.8, 0.9]), "r",
+                            [0.5, 0.1, 0.2, 0.9], 0.9)
+    assert (good.model_auc, good.rule_auc) == (1.0, 0.75)
+    assert good.verdict == "target met, beats the rule"
+    bad = real_eval.figure("d", "t", y, np.array([0.9, 0.2, 0.8, 0.1]), "r",
+                           [0.1, 0.2, 0.8, 0.9], 0.9)
+    assert bad.verdict == "target MISSED, does NOT beat the rule"
+
+
+def test_training_on_one_class_says_so():
+    frame = pd.DataFrame({"f": [1.0, 2.0], "y": [False, False]})
+    with pytest.raises(ValueError, match="all 0: nothing to learn"):
+        real_eval.fit_score(frame, frame, ["f"], "y")
