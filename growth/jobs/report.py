@@ -47,33 +47,34 @@ def _tiers(spark: SparkSession, cfg: Config, as_of: date) -> pd.DataFrame:
         tiers = _table(spark, cfg, tiers_table(entity))
         if tiers is not None:
             frames.append(tiers.where(F.col("as_of_date") == F.lit(as_of)).select(
-                F.lit(entity).alias("entity"), "tier", "previous_tier",
-                "potential_probability", F.col(DAILY_TABLES[entity].key).alias("entity_id"),
-            ).toPandas())
+                F.lit(entity).alias("entity"), "tier", "previous_tier").toPandas())
     return pd.concat(frames, ignore_index=True) if frames else \
         pd.DataFrame(columns=["entity", "tier", "previous_tier"])
 
 
 def _outcomes(spark: SparkSession, cfg: Config, as_of: date) -> tuple[list[Outcomes], str]:
+    """The potential scores of the latest scored day whose outcome is known, per entity."""
+    potential = _table(spark, cfg, "potential_scores")
     found, waiting = [], []
     for entity in ENTITIES:
-        tiers, labels = _table(spark, cfg, tiers_table(entity)), \
-            _table(spark, cfg, labels_table(entity))
-        if tiers is None or labels is None:
+        labels = _table(spark, cfg, labels_table(entity))
+        if potential is None or labels is None:
             continue
         key = DAILY_TABLES[entity].key
-        known = tiers.select("as_of_date").distinct().join(
+        scores = potential.where(F.col("entity_type") == entity).select(
+            F.col("entity_id").alias(key), "as_of_date", "probability")
+        known = scores.select("as_of_date").distinct().join(
             labels.select("as_of_date").distinct(), "as_of_date"
         ).where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
         if known is None:
-            first = tiers.agg(F.min("as_of_date")).first()[0]
+            first = scores.agg(F.min("as_of_date")).first()[0]
             waiting.append(f"{entity}s: the first scored day is {first}; its outcomes are "
                            f"known {cfg.label_horizon_days} days later")
             continue
-        frame = tiers.where(F.col("as_of_date") == known).select(
-            key, F.col("potential_probability").alias("probability")
-        ).join(labels.where(F.col("as_of_date") == known).select(
-            key, F.col("reached_top_tier").cast("int").alias("outcome")), key).toPandas()
+        frame = scores.where(F.col("as_of_date") == known).join(
+            labels.where(F.col("as_of_date") == known).select(
+                key, F.col("reached_top_tier").cast("int").alias("outcome")), key
+        ).select("probability", "outcome").toPandas()
         found.append(Outcomes(entity, known, frame.dropna()))
     return found, "; ".join(waiting)
 

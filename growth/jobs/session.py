@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
@@ -75,6 +79,23 @@ def _how_to_fix(cfg: Config) -> str:
     )
 
 
+# Spark's package resolver (Ivy) is not safe across processes: two sessions starting at
+# once on a fresh machine (two pytest workers, two jobs) download into the same cache and
+# each can find the other's half-written jar, failing with "download failed".
+RESOLVE_LOCK = Path.home() / ".ivy2.5.2" / ".growth-resolve.lock"
+
+
+@contextmanager
+def _one_start_at_a_time() -> Iterator[None]:
+    RESOLVE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with RESOLVE_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def get_spark(cfg: Config, app_name: str = "growth") -> SparkSession:
     """Return the session for this process, creating it (and the ``growth`` database) once.
 
@@ -88,7 +109,8 @@ def get_spark(cfg: Config, app_name: str = "growth") -> SparkSession:
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         builder = builder.master(cfg.master)
     try:
-        spark = builder.enableHiveSupport().getOrCreate()
+        with _one_start_at_a_time():
+            spark = builder.enableHiveSupport().getOrCreate()
     except PySparkRuntimeError as exc:
         raise SparkStartError(_how_to_fix(cfg)) from exc
     if not _delta_loaded(spark):

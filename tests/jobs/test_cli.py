@@ -12,7 +12,7 @@ from growth.jobs.cli import build_parser
 
 COMMANDS = {
     "simulate", "ingest", "daily-aggregates", "features", "labels", "training-set", "sql",
-    "runs", "dq", "spark-defaults", "config", "docs",
+    "runs", "dq", "spark-defaults", "config", "docs", "import", "run", "evaluate-real", "report",
 }
 
 
