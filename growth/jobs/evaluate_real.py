@@ -4,7 +4,9 @@
   2017-01-01 .. 2017-09-01 (whose outcomes were known by 2018-03-01): top 20% of future
   GMV, and growth (future GMV >= 2x the past 180 days and >= 500);
 - olist-funnel: leads split by first-contact date (trained before 2018-03-01, tested on
-  and after it): did the lead close?
+  and after it): did the lead close? Of two lead models (trees on out-of-fold rates, an
+  additive logistic model on origin and landing page) the one better on the last two
+  training months is fitted on all training leads;
 - youtube: channels at a cutoff 12 weeks before the data ends, trained on earlier cutoffs
   every 4 weeks whose outcomes were known by then: top quartile of subscriber growth over
   the next 12 weeks.
@@ -40,6 +42,8 @@ OLIST_TRAIN = [date(2017, m, 1) for m in range(1, 10)]
 OLIST_END = date(2018, 9, 1)
 FUNNEL_SPLIT = date(2018, 3, 1)
 FUNNEL_END = date(2018, 11, 30)
+# The lead model (trees or additive) is chosen on the last two training months.
+FUNNEL_VALIDATION = date(2018, 1, 1)
 YOUTUBE_END = date(2022, 5, 7)
 YOUTUBE_STEP = 28
 YOUTUBE_TRAIN_CUTOFFS = 12
@@ -94,12 +98,15 @@ def olist_funnel(spark: SparkSession, cfg: Config) -> list[Figure]:
     test = leads[leads["contacted_at"] >= FUNNEL_SPLIT].reset_index(drop=True)
     log.info("funnel: %d training leads (%d closed), %d test leads (%d closed)", len(train),
              int(train["converted"].sum()), len(test), int(test["converted"].sum()))
-    x_train, x_test = real_eval.lead_features(train, test)
-    x_train["converted"] = train["converted"].to_numpy()
-    score = real_eval.fit_score(x_train, x_test, real_eval.LEAD_FEATURES, "converted")
-    return [real_eval.figure("olist-funnel", "lead -> closed deal", test["converted"], score,
-                             "conversion rate of the lead's origin", x_test["origin_rate"],
-                             0.70)]
+    chosen, validation = real_eval.choose_lead_model(train, FUNNEL_VALIDATION)
+    log.info("funnel: validation ROC-AUC on leads from %s: %s; chosen: %s", FUNNEL_VALIDATION,
+             ", ".join(f"{k} {v:.3f}" for k, v in validation.items()), chosen)
+    score = real_eval.LEAD_MODELS[chosen](train, test)
+    rates = real_eval.smoothed_rate(train["origin"], train["converted"].astype(float),
+                                    test["origin"], 20.0)
+    return [real_eval.figure("olist-funnel", f"lead -> closed deal ({chosen})",
+                             test["converted"], score, "conversion rate of the lead's origin",
+                             rates, 0.70)]
 
 
 def youtube(spark: SparkSession, cfg: Config) -> list[Figure]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -73,3 +73,46 @@ def test_training_on_one_class_says_so():
     frame = pd.DataFrame({"f": [1.0, 2.0], "y": [False, False]})
     with pytest.raises(ValueError, match="all 0: nothing to learn"):
         real_eval.fit_score(frame, frame, ["f"], "y")
+
+
+def _leads(n_per_page: int, start: date) -> pd.DataFrame:
+    """Page "good" converts 1 in 2, page "bad" 1 in 10; origins carry no signal."""
+    rows = []
+    for page, every in (("good", 2), ("bad", 10)):
+        for i in range(n_per_page):
+            rows.append({"origin": "paid" if i % 3 else "organic", "campaign": page,
+                         "contacted_at": start + timedelta(days=i % 60),
+                         "converted": int(i % every == 0)})
+    return pd.DataFrame(rows)
+
+
+def test_the_additive_lead_model_ranks_the_converting_page_first_and_rare_pages_share_a_level():
+    train = _leads(100, date(2018, 1, 1))
+    test = pd.DataFrame({"origin": ["paid", "paid", "organic"],
+                         "campaign": ["good", "bad", "never-seen"],
+                         "contacted_at": [date(2018, 4, 1)] * 3})
+    score = real_eval.lead_additive(train, test)
+    assert score[0] > score[2] > score[1]  # unseen page: between the two learnt pages
+    assert ((score > 0) & (score < 1)).all()
+
+
+def test_the_lead_model_is_chosen_on_the_last_training_months_only():
+    train = _leads(100, date(2017, 11, 1))
+    picked = []
+
+    def spy(name: str, auc_from_converted: bool):
+        def model(fit: pd.DataFrame, held: pd.DataFrame) -> np.ndarray:
+            picked.append((name, pd.to_datetime(fit["contacted_at"]).max(),
+                           pd.to_datetime(held["contacted_at"]).min()))
+            y = held["converted"].to_numpy(dtype=float)
+            return y if auc_from_converted else -y
+        return model
+
+    chosen, scores = real_eval.choose_lead_model(
+        train, date(2017, 12, 1), {"right": spy("right", True), "wrong": spy("wrong", False)})
+    assert chosen == "right"
+    assert scores == {"right": 1.0, "wrong": 0.0}
+    for _, fit_end, held_start in picked:
+        assert fit_end < pd.Timestamp(2017, 12, 1) <= held_start
+    with pytest.raises(ValueError, match="both outcomes"):
+        real_eval.choose_lead_model(train, date(2019, 1, 1))
