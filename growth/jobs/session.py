@@ -87,8 +87,14 @@ RESOLVE_LOCK = Path.home() / ".ivy2.5.2" / ".growth-resolve.lock"
 
 @contextmanager
 def _one_start_at_a_time() -> Iterator[None]:
-    RESOLVE_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with RESOLVE_LOCK.open("a") as handle:
+    try:
+        RESOLVE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        handle = RESOLVE_LOCK.open("a")
+    except OSError:
+        # A read-only home (some cluster users): start unserialised, as Spark itself would.
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
