@@ -58,12 +58,19 @@ def load_sources(spark: SparkSession, cfg: Config, mapping: DatasetMapping, as_o
     build_daily.run(spark, cfg, as_of)
 
 
-def monthly_cutoffs(cfg: Config, as_of: date, count: int) -> list[date]:
+def default_cutoff_count(cfg: Config) -> int:
+    """Enough monthly cutoffs for the backtest: each fold's cutoff needs an earlier one whose
+    horizon has ended by it, so the first ceil(horizon / month) cutoffs cannot be folds."""
+    return max(6, -(-cfg.label_horizon_days // MONTH_DAYS) + cfg.backtest_folds)
+
+
+def monthly_cutoffs(cfg: Config, as_of: date, count: int | None) -> list[date]:
+    count = count or default_cutoff_count(cfg)
     return build_training_set.regular_cutoffs(as_of, cfg.label_horizon_days, MONTH_DAYS, count)
 
 
 def run(spark: SparkSession, cfg: Config, mapping: DatasetMapping, as_of: date,
-        cutoffs: int) -> list[str]:
+        cutoffs: int | None) -> list[str]:
     """The whole pipeline for ``as_of``; return what it published, one line per step."""
     load_sources(spark, cfg, mapping, as_of)
     done = [f"imported and ingested {mapping.name} through {as_of} into {cfg.lake_root}"]
@@ -87,9 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--as-of", required=True, type=date.fromisoformat,
                         help="run date: data up to it is ingested, the snapshot and tiers are "
                              "of that day (olist: 2016-09..2018-09; youtube: 2019-05..2022-05)")
-    parser.add_argument("--cutoffs", type=int, default=6,
+    parser.add_argument("--cutoffs", type=int, default=None,
                         help="monthly training cutoffs, the last whose horizon ended by "
-                             "--as-of (default 6)")
+                             "--as-of (default: enough for the backtest's folds over the "
+                             "dataset's horizon, at least 6: olist 9, youtube 6)")
 
 
 def execute(args: argparse.Namespace) -> None:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.linear_model import LogisticRegression
 from xgboost import XGBClassifier
 
@@ -63,7 +64,9 @@ def fit_score(train: pd.DataFrame, test: pd.DataFrame, features: Sequence[str], 
 def figure(dataset: str, target: str, y: Sequence[bool], model_score: np.ndarray,
            rule: str, rule_score: Sequence[float], goal: float | None) -> Figure:
     y = np.asarray(y, dtype=float)
-    rule_values = np.nan_to_num(np.asarray(rule_score, dtype=float), nan=-np.inf)
+    # ROC-AUC reads ranks only: ranking first lets a rule score be infinite (growth from
+    # nothing) and puts a missing score below every other.
+    rule_values = rankdata(np.nan_to_num(np.asarray(rule_score, dtype=float), nan=-np.inf))
     return Figure(dataset, target, len(y), int(y.sum()), roc_auc(y, model_score), rule,
                   roc_auc(y, rule_values), goal)
 

@@ -69,6 +69,15 @@ def test_a_figure_states_whether_it_meets_the_goal_and_beats_the_rule():
     assert bad.verdict == "target MISSED, does NOT beat the rule"
 
 
+def test_a_rule_may_be_infinite_or_missing_missing_ranks_lowest():
+    # Growth from nothing is +inf; no score at all ranks below every score.
+    y = [0, 0, 1, 1]
+    f = real_eval.figure("d", "t", y, np.array([0.1, 0.2, 0.8, 0.9]), "r",
+                         [np.nan, 0.5, np.inf, 0.7], None)
+    assert f.rule_auc == 1.0
+    assert f.verdict == "does NOT beat the rule"
+
+
 def test_training_on_one_class_says_so():
     frame = pd.DataFrame({"f": [1.0, 2.0], "y": [False, False]})
     with pytest.raises(ValueError, match="all 0: nothing to learn"):
