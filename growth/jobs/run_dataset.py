@@ -18,6 +18,7 @@ from datetime import date
 
 from pyspark.sql import SparkSession
 
+from growth.errors import GrowthError
 from growth.features.mapping import DatasetMapping
 from growth.jobs import (
     build_daily,
@@ -25,6 +26,7 @@ from growth.jobs import (
     build_training_set,
     import_data,
     ingest,
+    model_registry,
     score,
     train_models,
 )
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 # outcome is a closed deal, learnt from the outreach events, not a tier).
 ENTITY_OF_KIND = {"transactions": "merchant", "entity_stats": "creator", "leads": None}
 MONTH_DAYS = 30
+
+
+class NoChampionError(GrowthError):
+    """No model of the dataset's entity passed its backtest: there is nothing to score with."""
 
 
 def dataset_config(cfg: Config, mapping: DatasetMapping) -> Config:
@@ -81,8 +87,19 @@ def run(spark: SparkSession, cfg: Config, mapping: DatasetMapping, as_of: date,
         return done
     build_features.run(spark, cfg, as_of, entities=(entity,))
     done.append(f"{entity}_features snapshot {as_of}")
-    reports = train_models.run(spark, cfg, as_of, entity, monthly_cutoffs(cfg, as_of, cutoffs))
+    chosen = monthly_cutoffs(cfg, as_of, cutoffs)
+    reports = train_models.run(spark, cfg, as_of, entity, chosen)
     done.extend(reports)
+    missing = [kind for kind in model_registry.KINDS
+               if model_registry.champion(spark, cfg, model_registry.model_name(entity, kind))
+               is None]
+    if missing:
+        raise NoChampionError(
+            f"no {entity} {' or '.join(missing)} model is champion, so nothing was scored: "
+            f"trained on {len(chosen)} monthly cutoffs ({chosen[0]} .. {chosen[-1]}), the "
+            "challenger did not beat the rule baselines in its out-of-time backtest (the "
+            "table above). More history usually helps: a later --as-of or more --cutoffs. "
+            "To score with it anyway: 'growth models list', then 'growth models promote'.")
     counts = score.run(spark, cfg, as_of, entity)
     done.append(f"scored {entity}s for {as_of}: {counts}")
     return done
