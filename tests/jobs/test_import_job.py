@@ -4,12 +4,12 @@ the problem."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from growth.features.mapping import MappingError, parse_mapping
-from growth.jobs import import_data, ingest
+from growth.jobs import import_data, ingest, run_dataset
 from growth.jobs.import_data import InputMissingError, UnreadableColumnError
 from tests.helpers import fresh_lake
 
@@ -87,3 +87,17 @@ def test_a_column_the_inputs_lack_and_a_missing_file_are_named(spark, cfg, shop)
 def test_the_shipped_mappings_parse():
     for name in import_data.SHIPPED:
         assert import_data.load_mapping(name).name == name
+
+
+def test_a_dataset_gets_its_own_lake_its_settings_and_enough_cutoffs_for_the_backtest(cfg):
+    base = dataclasses.replace(cfg, lake_root=cfg.lake_root.parent / "lake")
+    olist = run_dataset.dataset_config(base, import_data.load_mapping("olist"))
+    youtube = run_dataset.dataset_config(base, import_data.load_mapping("youtube"))
+    assert (olist.lake_root.name, olist.label_horizon_days) == ("lake-olist", 180)
+    assert (youtube.lake_root.name, youtube.label_horizon_days) == ("lake-youtube", 84)
+    # 180 days = 6 months before a cutoff can be a fold, then 3 folds; never below 6.
+    assert [run_dataset.default_cutoff_count(c) for c in (olist, youtube)] == [9, 6]
+    cutoffs = run_dataset.monthly_cutoffs(olist, date(2018, 3, 1), None)
+    assert (len(cutoffs), cutoffs[-1]) == (9, date(2017, 9, 2))
+    assert all(later - earlier == timedelta(days=30)
+               for earlier, later in zip(cutoffs, cutoffs[1:], strict=False))
