@@ -97,9 +97,10 @@ def run(spark: SparkSession, cfg: Config, mapping: DatasetMapping, as_of: date,
         raise NoChampionError(
             f"no {entity} {' or '.join(missing)} model is champion, so nothing was scored: "
             f"trained on {len(chosen)} monthly cutoffs ({chosen[0]} .. {chosen[-1]}), the "
-            "challenger did not beat the rule baselines in its out-of-time backtest (the "
-            "table above). More history usually helps: a later --as-of or more --cutoffs. "
-            "To score with it anyway: 'growth models list', then 'growth models promote'.")
+            "challenger did not beat the rule baselines in its out-of-time backtest ('growth "
+            "models list' shows the versions, 'growth models show NAME VERSION' the backtest). "
+            "More history usually helps: a later --as-of or more --cutoffs. To score with "
+            "it anyway: 'growth models promote NAME VERSION'.")
     counts = score.run(spark, cfg, as_of, entity)
     done.append(f"scored {entity}s for {as_of}: {counts}")
     return done

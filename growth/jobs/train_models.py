@@ -33,7 +33,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from growth.errors import GrowthError
 from growth.features.registry import DAILY_TABLES
@@ -234,6 +235,20 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str,
     return train(spark, cfg, as_of, entity, promote=promote)
 
 
+def _require_signal(data: DataFrame, table: str, version: int, entity: str, rows: int) -> None:
+    """Stop before fitting when the outcome is the same for every row: both models learn
+    from ``future_value`` (the entity's value measure over the horizon), and a constant
+    one leaves nothing to learn (a creator dataset without affiliate sales, for one)."""
+    low, high = data.agg(F.min("future_value"), F.max("future_value")).first()
+    if rows and (high is None or low == high):
+        measure = model_settings.VALUE_STEM[entity]
+        raise GrowthError(
+            f"{table} v{version}: future_value is {high} for all {rows:,} rows, so there is "
+            f"nothing to learn: a {entity}'s value is its {measure} ({measure} in "
+            f"{DAILY_TABLES[entity].name}), and the data has none over any cutoff's horizon. "
+            "Bring data with that measure, or later cutoffs if it starts late.")
+
+
 def train(spark: SparkSession, cfg: Config, as_of: date, entity: str, *,
           promote: bool = True) -> list[str]:
     """Train and register the value and potential models of ``entity`` on the current
@@ -248,6 +263,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date, entity: str, *,
         data = spark.read.option("versionAsOf", version).table(table)
         rows = data.count()
         record.rows_in, record.versions_read = rows, f"{table}@{version}"
+        _require_signal(data, table, version, entity, rows)
         key = DAILY_TABLES[entity].key
         on_spark = rows > cfg.spark_training_rows
         if on_spark:

@@ -168,6 +168,18 @@ def test_scoring_without_a_snapshot_or_a_champion_says_what_to_do(spark, lake):
         model_registry.load_champion(spark, lake, "creator_value")
 
 
+def test_an_outcome_that_never_varies_stops_training_and_names_the_measure(spark, lake):
+    # A creator dataset without affiliate sales (YouTube statistics): every future_value is 0.
+    frame = pd.DataFrame({"creator_id": ["c1", "c2", "c1"], "as_of_date": [CUTOFFS[0]] * 2 +
+                          [CUTOFFS[1]], "future_value": [0.0, 0.0, 0.0]})
+    delta_io.overwrite(spark, spark.createDataFrame(frame), lake.table("creator_training_set"))
+    with pytest.raises(GrowthError, match=r"future_value is 0.0 for all 3 rows, so there is "
+                       r"nothing to learn: a creator's value is its affiliate_gmv"):
+        train_models.train(spark, lake, AS_OF, "creator")
+    assert not [r for r in model_registry.versions(spark, lake) if r.model_name.startswith(
+        "creator")]
+
+
 @pytest.fixture(scope="module")
 def spark_lake(spark, cfg, tmp_path_factory):
     """The same training set, with the driver's row limit below its 3,200 rows.
