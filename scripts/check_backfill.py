@@ -12,7 +12,7 @@ What it does, with a real scheduler and API server (LocalExecutor, SQLite, one r
 3. `airflow backfill create` again with the default `--reprocess-behavior none`: no day may
    run again (each already has a run);
 4. compares each table as it was before (Delta time travel) with the table now: every row
-   must be equal (doubles within 1e-9 relative; HLL sketches by their estimate). The run log
+   must be equal (doubles rounded to 9 significant digits; HLL sketches by their estimate). The run log
    and the data-quality results are append-only by design and are reported, not compared.
 
 Exit status 0 when every table is unchanged and the second backfill ran nothing.
