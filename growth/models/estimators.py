@@ -316,7 +316,11 @@ class PotentialModel(_Calibrated):
             return None
         folds = int(min(self.calibration_folds, positives, rows - positives))
         if folds < 2:
-            raise ValueError("too few positives or negatives to calibrate (need 2 of each)")
+            raise ValueError(
+                f"{positives} positive(s) and {rows - positives} negative(s) in {rows} rows on "
+                f"{cutoffs if cutoffs is not None else 'unknown'} cutoff(s): too few to "
+                "calibrate (need 2 of each); train on more cutoffs or a wider population"
+            )
         return folds
 
 

@@ -154,7 +154,8 @@ def test_calibration_plan_and_a_booster_trained_elsewhere():
     assert model.calibration_plan(rows=100, positives=2, cutoffs=None) == 2
     with pytest.raises(ValueError, match="0 positive"):
         model.calibration_plan(rows=100, positives=0, cutoffs=4)
-    with pytest.raises(ValueError, match="too few"):
+    with pytest.raises(ValueError, match=r"^1 positive\(s\) and 99 negative\(s\) in 100 rows on "
+                       r"1 cutoff\(s\): too few to calibrate \(need 2 of each\); train on more"):
         model.calibration_plan(rows=100, positives=1, cutoffs=1)
     # A booster fitted outside the estimator (as xgboost.spark does) becomes the model.
     X, y, cutoffs = data()
