@@ -15,7 +15,11 @@ from typing import Any
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
-from growth.errors import DATA_QUALITY_EXIT_STATUS, NO_CHAMPION_EXIT_STATUS
+from growth.errors import (
+    DATA_QUALITY_EXIT_STATUS,
+    NO_CHAMPION_EXIT_STATUS,
+    UNTRAINABLE_EXIT_STATUS,
+)
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +80,13 @@ class FailureWatcher:
 
 
 class GrowthSparkSubmitOperator(SparkSubmitOperator):
-    """spark-submit of a growth job; a blocked data-quality gate fails the task at once.
+    """spark-submit of a growth job; a blocked data-quality gate, or a training set that
+    cannot train a model, fails the task at once.
 
     Retries are for what a second try can fix (a lost executor, a busy metastore); a batch
-    that failed its gate fails again until someone fixes the input, so its task is failed
-    without retrying and nothing downstream runs. Scoring before any model was trained is
+    that failed its gate fails again until someone fixes the input, and a training set with
+    one outcome (or too few of either) fails again until it is widened, so such a task is
+    failed without retrying and nothing downstream runs. Scoring before any model was trained is
     not a failure of the day's data: that task is skipped. The job's output is watched as it
     streams into the task log, so that the failure names the table and the checks."""
 
@@ -100,6 +106,12 @@ class GrowthSparkSubmitOperator(SparkSubmitOperator):
                 raise AirflowFailException(
                     f"{self.task_id}: {found}; nothing was published (see 'growth dq --as-of "
                     f"{context['ds']}'); fix the input, then clear the task"
+                ) from exc
+            if f"Error code is: {UNTRAINABLE_EXIT_STATUS}." in str(exc):
+                raise AirflowFailException(
+                    f"{self.task_id}: {found}; a retry on the same training set fails the "
+                    "same way: widen it (GROWTH_TRAIN_CUTOFFS, GROWTH_TRAIN_EVERY_DAYS, "
+                    "GROWTH_LABEL_HORIZON_DAYS), then clear the task"
                 ) from exc
             if f"Error code is: {NO_CHAMPION_EXIT_STATUS}." in str(exc):
                 raise AirflowSkipException(

@@ -87,7 +87,9 @@ def run(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="demo", choices=sorted(PROFILES),
-                        help="size: small (tests), demo (2k merchants), large (100k merchants)")
+                        help="size: small (tests), medium (300 merchants, the smallest the "
+                        "models train on: the training DAG test), demo (2k merchants), "
+                        "large (100k merchants)")
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: config)")
     parser.add_argument("--end", type=date.fromisoformat, default=None,
                         help="last simulated day (default: config sim_end_date)")

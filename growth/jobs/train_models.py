@@ -36,7 +36,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from growth.errors import GrowthError
+from growth.errors import GrowthError, UntrainableError
 from growth.features.registry import DAILY_TABLES
 from growth.features.windows import AS_OF
 from growth.jobs import (
@@ -242,7 +242,7 @@ def _require_signal(data: DataFrame, table: str, version: int, entity: str, rows
     low, high = data.agg(F.min("future_value"), F.max("future_value")).first()
     if rows and (high is None or low == high):
         measure = model_settings.VALUE_STEM[entity]
-        raise GrowthError(
+        raise UntrainableError(
             f"{table} v{version}: future_value is {high} for all {rows:,} rows, so there is "
             f"nothing to learn: a {entity}'s value is its {measure} ({measure} in "
             f"{DAILY_TABLES[entity].name}), and the data has none over any cutoff's horizon. "

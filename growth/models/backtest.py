@@ -24,12 +24,13 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from growth.errors import UntrainableError
 from growth.models import metrics
 
 AS_OF = "as_of_date"
 
 
-class BacktestError(ValueError):
+class BacktestError(UntrainableError):
     """The training set cannot support the requested backtest; the message says why."""
 
 

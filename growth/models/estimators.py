@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import GroupKFold, StratifiedKFold
 
+from growth.errors import UntrainableError
 from growth.models.compiled_trees import CompiledTrees, UnsupportedBooster, compile_booster
 from growth.models.metrics import roc_auc
 
@@ -308,7 +309,7 @@ class PotentialModel(_Calibrated):
         cutoffs (``cutoff_folds``; when there are at least ``calibration_folds`` of them),
         else the number of row folds. Raises when the rows cannot train a classifier."""
         if positives == 0 or positives == rows:
-            raise ValueError(
+            raise UntrainableError(
                 f"the training set has {positives} positive(s) in {rows} rows: a "
                 "classifier needs both outcomes; widen the cutoffs or the population"
             )
@@ -316,7 +317,7 @@ class PotentialModel(_Calibrated):
             return None
         folds = int(min(self.calibration_folds, positives, rows - positives))
         if folds < 2:
-            raise ValueError(
+            raise UntrainableError(
                 f"{positives} positive(s) and {rows - positives} negative(s) in {rows} rows on "
                 f"{cutoffs if cutoffs is not None else 'unknown'} cutoff(s): too few to "
                 "calibrate (need 2 of each); train on more cutoffs or a wider population"

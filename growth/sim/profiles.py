@@ -29,6 +29,8 @@ PROFILES: dict[str, Profile] = {
         Profile("small", merchants=40, creators=120, days=60, managers=10,
                 orders_per_merchant_day=1.2, campaign_share=0.3, opt_out_share=0.06,
                 junk_share=0.01),
+        Profile("medium", merchants=300, creators=1_000, days=120, managers=10,
+                orders_per_merchant_day=0.6, campaign_share=0.1),
         Profile("demo", merchants=2_000, creators=10_000, days=180, managers=40,
                 orders_per_merchant_day=0.45, campaign_share=0.08),
         Profile("large", merchants=100_000, creators=1_000_000, days=365, managers=400,

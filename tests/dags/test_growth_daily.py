@@ -236,3 +236,22 @@ def test_scoring_without_a_champion_is_skipped_not_failed(dag, monkeypatch):
     monkeypatch.setattr(SparkSubmitOperator, "execute", execute)
     with pytest.raises(AirflowSkipException, match="no champion model yet"):
         dag.get_task("score_merchant").execute({"ds": "2026-10-31"})
+
+
+def test_a_training_set_that_cannot_train_fails_without_retries(bag, monkeypatch,
+                                                                 spark_connection):
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+    from airflow.sdk.exceptions import AirflowFailException
+
+    task = bag.dags["growth_training"].get_task("train_merchant")
+    assert task.retries == 1
+    output = ["00:02:00 ERROR growth: the training set has 0 positive(s) in 87 rows: a "
+              "classifier needs both outcomes; widen the cutoffs or the population"]
+    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(output, 5))
+    with pytest.raises(AirflowFailException) as raised:
+        task.execute({"ds": "2026-10-31"})
+    assert str(raised.value) == (
+        "train_merchant: error: the training set has 0 positive(s) in 87 rows: a classifier "
+        "needs both outcomes; widen the cutoffs or the population; a retry on the same "
+        "training set fails the same way: widen it (GROWTH_TRAIN_CUTOFFS, "
+        "GROWTH_TRAIN_EVERY_DAYS, GROWTH_LABEL_HORIZON_DAYS), then clear the task")

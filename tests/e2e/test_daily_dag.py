@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import sqlite3
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,33 +13,10 @@ from pyspark.sql import functions as F
 from growth.features.contracts import CONTRACTS
 from growth.jobs import simulate
 from growth.layout import SOURCE_ORDER, silver_table
-from tests.conftest import ROOT
+from tests.e2e.airflow_run import airflow_env, delta, run, task_states
 
 AS_OF = date(2026, 10, 31)
 pytestmark = pytest.mark.e2e
-
-
-def airflow_env(home: Path, lake: Path) -> dict[str, str]:
-    bin_dir = str(Path(sys.executable).parent)
-    return {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DEFAULT_TASK_RETRY_DELAY": "5",
-        "AIRFLOW_CONN_GROWTH_SPARK": json.dumps({"conn_type": "spark", "host": "local[2]"}),
-        "GROWTH_LAKE_ROOT": str(lake),
-        "GROWTH_SHUFFLE_PARTITIONS": "2",
-        "GROWTH_DRIVER_MEMORY": "1g",
-        "PYSPARK_PYTHON": sys.executable,
-    }
-
-
-def run(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.CompletedProcess:
-    with log.open("w") as out:
-        done = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=2400)
-    return done
 
 
 @dataclasses.dataclass
@@ -74,18 +47,12 @@ def daily_run(spark, cfg, tmp_path_factory):
     todays_orders.rename(held)
     blocked_log = work / "dags-test-blocked.log"
     blocked = run(["airflow", "dags", "test", "growth_daily", AS_OF.isoformat()], env, blocked_log)
-    with sqlite3.connect(home / "airflow.db") as db:
-        states = {task: (state, tries) for task, state, tries in db.execute(
-            "SELECT task_id, state, try_number FROM task_instance")}
+    states = task_states(home, "growth_daily")
     held.rename(todays_orders)
 
     dag_log = work / "dags-test.log"
     done = run(["airflow", "dags", "test", "growth_daily", AS_OF.isoformat()], env, dag_log)
     return lake, done, dag_log, Blocked(blocked, blocked_log, states)
-
-
-def delta(spark, lake: Path, table: str):
-    return spark.read.format("delta").load(str(lake / "warehouse" / "growth.db" / table))
 
 
 def test_the_dag_succeeds_and_every_source_reconciles(spark, daily_run):

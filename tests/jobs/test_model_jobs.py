@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from growth.errors import GrowthError
+from growth.errors import GrowthError, UntrainableError
 from growth.features.registry import feature_names, label_columns
 from growth.jobs import delta_io, model_registry, model_settings, score, train_models
 from growth.jobs.model_registry import RegistryError
@@ -173,7 +173,7 @@ def test_an_outcome_that_never_varies_stops_training_and_names_the_measure(spark
     frame = pd.DataFrame({"creator_id": ["c1", "c2", "c1"], "as_of_date": [CUTOFFS[0]] * 2 +
                           [CUTOFFS[1]], "future_value": [0.0, 0.0, 0.0]})
     delta_io.overwrite(spark, spark.createDataFrame(frame), lake.table("creator_training_set"))
-    with pytest.raises(GrowthError, match=r"future_value is 0.0 for all 3 rows, so there is "
+    with pytest.raises(UntrainableError, match=r"future_value is 0.0 for all 3 rows, so there is "
                        r"nothing to learn: a creator's value is its affiliate_gmv"):
         train_models.train(spark, lake, AS_OF, "creator")
     assert not [r for r in model_registry.versions(spark, lake) if r.model_name.startswith(

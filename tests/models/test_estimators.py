@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 from sklearn.model_selection import GroupKFold
 
+from growth.errors import UntrainableError
 from growth.models import metrics, scoring, store
 from growth.models.estimators import LookalikeModel, PotentialModel, ValueModel, cutoff_folds
 from growth.models.reasons import top_reasons
@@ -152,9 +153,10 @@ def test_calibration_plan_and_a_booster_trained_elsewhere():
     assert model.calibration_plan(rows=100, positives=10, cutoffs=4) is None  # cutoff folds
     assert model.calibration_plan(rows=100, positives=10, cutoffs=2) == 3  # row folds
     assert model.calibration_plan(rows=100, positives=2, cutoffs=None) == 2
-    with pytest.raises(ValueError, match="0 positive"):
+    # Untrainable data: the CLI exits 5 and the scheduler does not retry.
+    with pytest.raises(UntrainableError, match="0 positive"):
         model.calibration_plan(rows=100, positives=0, cutoffs=4)
-    with pytest.raises(ValueError, match=r"^1 positive\(s\) and 99 negative\(s\) in 100 rows on "
+    with pytest.raises(UntrainableError, match=r"^1 positive\(s\) and 99 negative\(s\) in 100 rows on "
                        r"1 cutoff\(s\): too few to calibrate \(need 2 of each\); train on more"):
         model.calibration_plan(rows=100, positives=1, cutoffs=1)
     # A booster fitted outside the estimator (as xgboost.spark does) becomes the model.
