@@ -174,17 +174,23 @@ def spark_connection(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_GROWTH_SPARK", '{"conn_type": "spark", "host": "local[1]"}')
 
 
-def test_a_blocked_gate_fails_the_task_without_retries_naming_table_and_checks(
-        dag, monkeypatch, spark_connection):
+def failed_at_once(task, monkeypatch, lines, code) -> str:
+    """The message of the AirflowFailException (a failure without retries) ``task`` raises
+    when spark-submit prints ``lines`` and exits ``code``."""
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
     from airflow.sdk.exceptions import AirflowFailException
 
-    task = dag.get_task("ingest_activity")
-    assert task.retries == 2
-    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(GATE_OUTPUT, 3))
+    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(lines, code))
     with pytest.raises(AirflowFailException) as raised:
         task.execute({"ds": "2026-10-31"})
-    assert str(raised.value) == (
+    return str(raised.value)
+
+
+def test_a_blocked_gate_fails_the_task_without_retries_naming_table_and_checks(
+        dag, monkeypatch, spark_connection):
+    task = dag.get_task("ingest_activity")
+    assert task.retries == 2
+    assert failed_at_once(task, monkeypatch, GATE_OUTPUT, 3) == (
         "ingest_activity: data-quality gate of growth.silver_orders: 2 blocking check(s) "
         "failed, nothing was published.\n"
         "  - order_id is never null: 3 of 120 rows unexpected\n"
@@ -240,17 +246,11 @@ def test_scoring_without_a_champion_is_skipped_not_failed(dag, monkeypatch):
 
 def test_a_training_set_that_cannot_train_fails_without_retries(bag, monkeypatch,
                                                                  spark_connection):
-    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-    from airflow.sdk.exceptions import AirflowFailException
-
     task = bag.dags["growth_training"].get_task("train_merchant")
     assert task.retries == 1
     output = ["00:02:00 ERROR growth: the training set has 0 positive(s) in 87 rows: a "
               "classifier needs both outcomes; widen the cutoffs or the population"]
-    monkeypatch.setattr(SparkSubmitOperator, "execute", submits(output, 5))
-    with pytest.raises(AirflowFailException) as raised:
-        task.execute({"ds": "2026-10-31"})
-    assert str(raised.value) == (
+    assert failed_at_once(task, monkeypatch, output, 5) == (
         "train_merchant: error: the training set has 0 positive(s) in 87 rows: a classifier "
         "needs both outcomes; widen the cutoffs or the population; a retry on the same "
         "training set fails the same way: widen it (GROWTH_TRAIN_CUTOFFS, "

@@ -88,16 +88,17 @@ def test_each_training_set_holds_the_regular_cutoffs(spark, training_run):
 
 def test_the_first_models_are_promoted_to_champions(spark, training_run):
     assert training_run.returncode == 0
-    registry = delta(spark, training_run.lake, "model_registry")
-    assert sorted((r.model_name, r.version, r.status) for r in registry.collect()) == [
+    registry = delta(spark, training_run.lake, "model_registry").collect()
+    assert sorted((r.model_name, r.version, r.status) for r in registry) == [
         ("creator_potential", 1, "champion"), ("creator_value", 1, "champion"),
         ("merchant_potential", 1, "champion"), ("merchant_value", 1, "champion"),
     ]
-    for model in registry.collect():
-        # Each champion names the training set version it learnt from and its cutoffs.
-        trained_on = delta(spark, training_run.lake, f"{model.entity}_training_set")
+    rows = {entity: delta(spark, training_run.lake, f"{entity}_training_set").count()
+            for entity in ("merchant", "creator")}
+    for model in registry:
+        # Each champion names the training set it learnt from and its cutoffs.
         assert model.training_set_table == f"growth.{model.entity}_training_set"
         assert model.training_cutoffs == CUTOFFS
-        assert model.training_rows <= trained_on.count()
+        assert model.training_rows <= rows[model.entity]
         assert model.promoted_at is not None
         assert Path(model.artifact_path.removeprefix("file:")).exists(), model.artifact_path
