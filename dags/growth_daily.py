@@ -36,7 +36,7 @@ from growth.layout import (
     delta_maven_coordinates,
     silver_table,
 )
-from growth.scheduling import GrowthSparkSubmitOperator, log_failure
+from growth.scheduling import GrowthSparkSubmitOperator, launch_conf, log_failure
 
 SPARK_CONN_ID = "growth_spark"
 ENTITIES = ("merchant", "creator")
@@ -62,6 +62,7 @@ def spark_job(task_id: str, args: list[str], outlets: list[Asset]) -> SparkSubmi
         application=APPLICATION,
         application_args=[*args, "--as-of", "{{ ds }}"],
         packages=delta_maven_coordinates(),
+        conf=launch_conf(),
         name=f"growth-{task_id}",
         # Every job records its gates' results beside its run log entry.
         outlets=[*outlets, table_asset(DQ_RESULTS_TABLE)],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
@@ -20,6 +20,7 @@ from growth.errors import (
     NO_CHAMPION_EXIT_STATUS,
     UNTRAINABLE_EXIT_STATUS,
 )
+from growth.jobs.config import load_config
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,18 @@ CHECK_LINE = re.compile(r"^\s*- (?P<check>.+)$")
 ERROR_LINE = re.compile(r"\bERROR growth[\w.]*: (?P<message>.+)$")
 TRACEBACK_LAST = re.compile(r"^(?P<message>[\w.]*(?:Error|Exception): .+)$")
 MAX_CHECKS = 5
+
+
+def launch_conf(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Spark settings spark-submit must pass before the driver's JVM starts.
+
+    In client mode (every master this platform submits to from Airflow) the driver is the
+    spark-submit process itself: a ``spark.driver.memory`` set later in the job's session
+    builder is ignored, and the driver would run with spark-submit's default heap of 1 GiB,
+    too small for the large profile. So the DAG passes ``GROWTH_DRIVER_MEMORY`` (read where
+    the DAG is parsed: the scheduler's environment is the platform's) on the command line.
+    """
+    return {"spark.driver.memory": load_config(environ).driver_memory}
 
 
 class FailureWatcher:

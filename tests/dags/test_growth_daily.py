@@ -255,3 +255,34 @@ def test_a_training_set_that_cannot_train_fails_without_retries(bag, monkeypatch
         "needs both outcomes; widen the cutoffs or the population; a retry on the same "
         "training set fails the same way: widen it (GROWTH_TRAIN_CUTOFFS, "
         "GROWTH_TRAIN_EVERY_DAYS, GROWTH_LABEL_HORIZON_DAYS), then clear the task")
+
+
+def test_every_driver_starts_with_the_configured_memory(monkeypatch, spark_connection):
+    """spark-submit, not the job's session, sizes a client-mode driver: the DAG passes
+    GROWTH_DRIVER_MEMORY on the command line, read where the DAG is parsed."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from growth.scheduling import launch_conf
+    from tests.conftest import ROOT
+
+    assert launch_conf({}) == {"spark.driver.memory": "6g"}
+    monkeypatch.setenv("GROWTH_DRIVER_MEMORY", "3g")
+    parsed = DagBag(dag_folder=str(ROOT / "dags"))
+    assert parsed.import_errors == {}
+    tasks = [t for d in parsed.dags.values() for t in d.tasks]
+    assert len(tasks) == 18
+    for task in tasks:
+        command = task._get_hook()._build_spark_submit_command(task.application)
+        assert command[command.index("--conf") + 1] == "spark.driver.memory=3g", task.task_id
+        assert command.count("--conf") == 1
+
+
+def test_an_unusable_driver_memory_setting_is_an_import_error_naming_it(monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("GROWTH_DRIVER_MEMORY_TYPO", "3g")
+    parsed = DagBag(dag_folder=str(ROOT / "dags"))
+    (error,) = parsed.import_errors.values()
+    assert "unknown setting(s) GROWTH_DRIVER_MEMORY_TYPO" in error
