@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-demo test-cluster check-backfill lint docs bench-simulate bench-features bench-dq bench-models clean
+.PHONY: install demo test test-demo test-cluster check-backfill lint docs bench-simulate bench-features bench-dq bench-models bench-daily clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ bench-dq: $(INSTALLED)
 # Training time (driver vs xgboost.spark) and scoring throughput on the large profile (after bench-features).
 bench-models: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/python benchmarks/models_large.py
+
+# One incremental growth_daily run through Airflow on the large profile, per task (after
+# bench-simulate; prepares the lake up to the day before by itself).
+bench-daily: $(INSTALLED)
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/daily_run_large.py
 
 clean:
 	rm -rf lake airflow_home
