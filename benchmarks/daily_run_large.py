@@ -24,9 +24,11 @@ days it touches are recomputed, which is the same incremental work.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -104,6 +106,8 @@ def run_dag(cfg, day: date, log_path: Path) -> float:
     """``airflow dags test growth_daily day``; its output goes to ``log_path``, the
     platform's progress lines to the screen. Returns the wall time."""
     env = airflow_env(cfg)
+    # A fresh Airflow database each time: the run is the only one of its day.
+    shutil.rmtree(env["AIRFLOW_HOME"], ignore_errors=True)
     subprocess.run(["airflow", "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     started = time.perf_counter()
@@ -137,16 +141,24 @@ def task_times(cfg) -> list[tuple[str, str, int, datetime, datetime]]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup-only", action="store_true",
+                        help="only bring the lake to the state of the day before (what the "
+                             "benchmark runs first, in a process of its own)")
+    args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     cfg = load_config()
     day = cfg.sim_end_date
+    if args.setup_only:
+        prepare(get_spark(cfg, "bench-daily-setup"), cfg, day)
+        return
     print(f"\nlake {cfg.lake_root}; {os.cpu_count()} cores, driver memory {cfg.driver_memory}; "
           f"growth_daily for {day} on master {cfg.master}")
     if not (cfg.lake_root / "raw").is_dir():
         sys.exit(f"no raw zone in {cfg.lake_root}: run 'make bench-simulate' first")
-    spark = get_spark(cfg, "bench-daily-setup")
-    prepare(spark, cfg, day)
-    spark.stop()  # the embedded metastore admits one driver at a time
+    # A process of its own: a stopped session's JVM lives on with the embedded metastore
+    # (Derby) booted, and the DAG's drivers could not open it.
+    subprocess.run([sys.executable, __file__, "--setup-only"], check=True)
 
     log_path = cfg.lake_root / "logs" / f"bench-daily-{day}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

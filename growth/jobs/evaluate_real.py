@@ -66,7 +66,13 @@ def _training_frame(spark: SparkSession, cfg: Config, as_of: date, entity: str,
 
 def olist(spark: SparkSession, cfg: Config) -> list[Figure]:
     frame = _training_frame(spark, cfg, OLIST_END, "merchant", [*OLIST_TRAIN, OLIST_TEST])
-    features = list(feature_names("merchant"))
+    # The models read every feature and ratio as its rank within the cutoff; the rules below
+    # read the raw columns, which stay in the frame.
+    with_ratios = pd.concat([frame, real_eval.seller_ratios(frame)], axis=1)
+    ranked = real_eval.within_cutoff_ranks(
+        with_ratios, [*feature_names("merchant"), *(r[0] for r in real_eval.SELLER_RATIOS)])
+    features = [f"{c}_rank" for c in ranked.columns]
+    frame = pd.concat([frame, ranked.add_suffix("_rank")], axis=1)
     train = frame[frame["as_of_date"] < OLIST_TEST]
     test = frame[frame["as_of_date"] == OLIST_TEST]
     log.info("olist: %d training rows over %d cutoffs, %d sellers at %s", len(train),

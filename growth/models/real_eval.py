@@ -79,6 +79,53 @@ def value_ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return ratio.where(ratio.notna(), no_past)
 
 
+# --- sellers: features relative to their cutoff --------------------------------------------
+
+# (name, numerator, denominator column, cap on the denominator + 1 or None): recent shares of
+# the trailing half-year and GMV / activity per day of tenure, all known at the cutoff.
+SELLER_RATIOS: tuple[tuple[str, str, str, int | None], ...] = (
+    ("gmv_share_30d_of_180d", "gmv_sum_30d", "gmv_sum_180d", None),
+    ("gmv_share_90d_of_180d", "gmv_sum_90d", "gmv_sum_180d", None),
+    ("gmv_share_7d_of_90d", "gmv_sum_7d", "gmv_sum_90d", None),
+    ("orders_share_30d_of_180d", "orders_count_30d", "orders_count_180d", None),
+    ("gmv_per_tenure_day_180d", "gmv_sum_180d", "tenure_days", 180),
+    ("active_share_of_tenure_90d", "active_days_90d", "tenure_days", 90),
+)
+
+
+def seller_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``SELLER_RATIOS`` of each row (grain and index of ``frame``).
+
+    A share divides by the longer window + 1 (a seller without orders has share 0, not a
+    missing value); a per-tenure-day rate divides by min(tenure + 1, window), so a seller
+    younger than the window is not diluted by days before it joined.
+    """
+    needed = sorted({c for _, top, below, _ in SELLER_RATIOS for c in (top, below)})
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise KeyError(f"seller ratios need the feature column(s) {', '.join(missing)}, "
+                       "absent from the frame (build it with the merchant feature registry)")
+    columns = {}
+    for name, numerator, denominator, cap in SELLER_RATIOS:
+        below = frame[denominator].astype(float) + 1
+        if cap is not None:
+            below = below.clip(upper=cap)
+        columns[name] = frame[numerator].astype(float) / below
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def within_cutoff_ranks(frame: pd.DataFrame, columns: Sequence[str],
+                        cutoff: str = "as_of_date") -> pd.DataFrame:
+    """Each of ``columns`` as its percentile rank (0, 1] among the rows of the same cutoff
+    (ties averaged, a missing value stays missing).
+
+    A model trained on 2017's cutoffs and applied in 2018 sees each seller's standing in its
+    marketplace rather than amounts the marketplace's own growth has moved on: on Olist the
+    top-20% ROC-AUC rises from 0.913 to 0.919 (docs/datasets.md)."""
+    return frame[list(columns)].astype(float).groupby(frame[cutoff]).rank(
+        pct=True, method="average")
+
+
 # --- creators: follower growth from periodic follower counts --------------------------------
 
 def follower_growth(stats: pd.DataFrame, cutoffs: Sequence[date], horizon_days: int

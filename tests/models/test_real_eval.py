@@ -125,3 +125,44 @@ def test_the_lead_model_is_chosen_on_the_last_training_months_only():
         assert fit_end < pd.Timestamp(2017, 12, 1) <= held_start
     with pytest.raises(ValueError, match="both outcomes"):
         real_eval.choose_lead_model(train, date(2019, 1, 1))
+
+
+def test_seller_ratios_share_the_longer_window_and_rate_per_day_of_tenure():
+    sellers = pd.DataFrame({
+        "gmv_sum_7d": [0.0, 10.0, 0.0], "gmv_sum_30d": [0.0, 30.0, 9.0],
+        "gmv_sum_90d": [0.0, 59.0, 9.0], "gmv_sum_180d": [0.0, 99.0, 9.0],
+        "orders_count_30d": [0, 3, 1], "orders_count_180d": [0, 9, 1],
+        "active_days_90d": [0, 30, 1], "tenure_days": [400, 1000, 4],
+    }, index=[7, 8, 9])
+    got = real_eval.seller_ratios(sellers)
+    # No orders: every share 0 (not missing). Seller 9 joined 4 days ago: its per-day
+    # rates divide by its 5 days, not by the windows' 180 and 90.
+    assert_frame_equal(got, pd.DataFrame({
+        "gmv_share_30d_of_180d": [0.0, 0.3, 0.9],
+        "gmv_share_90d_of_180d": [0.0, 0.59, 0.9],
+        "gmv_share_7d_of_90d": [0.0, 1 / 6, 0.0],
+        "orders_share_30d_of_180d": [0.0, 0.3, 0.5],
+        "gmv_per_tenure_day_180d": [0.0, 99 / 180, 9 / 5],
+        "active_share_of_tenure_90d": [0.0, 30 / 90, 1 / 5],
+    }, index=[7, 8, 9]))
+
+
+def test_seller_ratios_name_a_missing_column():
+    with pytest.raises(KeyError, match=r"column\(s\) active_days_90d, gmv_sum_180d, gmv_sum_7d, "
+                       r"gmv_sum_90d, orders_count_180d, orders_count_30d, tenure_days, absent"):
+        real_eval.seller_ratios(pd.DataFrame({"gmv_sum_30d": [1.0]}))
+
+
+def test_within_cutoff_ranks_compare_sellers_of_the_same_cutoff_only():
+    frame = pd.DataFrame({
+        "as_of_date": [date(2017, 1, 1)] * 4 + [date(2018, 3, 1)] * 2,
+        "gmv": [10.0, 20.0, 20.0, np.nan, 1000.0, 5000.0],
+        "orders": [1, 2, 3, 4, 0, 0],
+    })
+    got = real_eval.within_cutoff_ranks(frame, ["gmv", "orders"])
+    # 2018's amounts are 50x 2017's, yet its sellers rank 1/2 and 2/2 in their own cutoff;
+    # tied GMV shares the average rank, a missing one stays missing and is not counted.
+    assert_frame_equal(got, pd.DataFrame({
+        "gmv": [1 / 3, 2.5 / 3, 2.5 / 3, np.nan, 0.5, 1.0],
+        "orders": [0.25, 0.5, 0.75, 1.0, 0.75, 0.75],
+    }))
