@@ -22,7 +22,10 @@ none for the randomized holdout.
 The assignment is an integer program solved exactly with scipy's HiGHS (``milp``) when its
 candidate-manager pairs number at most ``exact_max_pairs``; above, a greedy pass (value
 order, the matching manager with the most room) is used and its gap to the LP relaxation's
-bound is reported. Candidates with a value of 0 or less are never listed: contacting them is
+bound is reported. Above ``lp_bound_max_pairs`` pairs the LP itself no longer fits (750,000
+creators x their matching managers make 8M pairs: the constraint matrices alone take 3.6 GB
+and HiGHS does not finish in 10 minutes), so the gap is taken to a looser bound that costs
+one sort: each manager's best ``capacity`` matching values, summed (see ``capacity_bound``). Candidates with a value of 0 or less are never listed: contacting them is
 expected to change nothing, or to hurt.
 """
 
@@ -51,6 +54,7 @@ class AllocationPolicy:
     holdout_share: float = 0.1
     seed: int = 0
     exact_max_pairs: int = 200_000
+    lp_bound_max_pairs: int = 2_000_000
 
     def __post_init__(self) -> None:
         if not 0 < self.max_category_share <= 1:
@@ -67,7 +71,8 @@ class Allocation:
     ``rows``: entity_type, entity_id, value, manager_id (the assigned manager, also for the
     holdout: the one who would have called), team, holdout. ``objective``: the summed value
     of the assignment before the holdout; ``bound``: an upper bound of the best possible
-    (the optimum for the exact solver, the LP relaxation's for the greedy one); ``gap``:
+    (the optimum for the exact solver, the LP relaxation's for the greedy one, the capacity
+    bound for the greedy one above ``lp_bound_max_pairs``); ``gap``:
     (bound - objective) / bound."""
 
     rows: pd.DataFrame
@@ -188,6 +193,24 @@ def _greedy(pairs: pd.DataFrame, values: np.ndarray, capacity: np.ndarray,
     return taken
 
 
+def capacity_bound(pairs: pd.DataFrame, values: np.ndarray, capacity: np.ndarray) -> float:
+    """An upper bound of any assignment's value: per manager, the ``capacity`` best values
+    among the pairs it may take, summed over managers.
+
+    Valid because an assignment gives each manager at most its capacity of its own pairs; a
+    candidate counted under two managers, and the category share, only loosen it. ``pairs``:
+    i, m (positions); ``values``: per pair; ``capacity``: per manager position.
+    """
+    if len(pairs) == 0:
+        return 0.0
+    mm = pairs["m"].to_numpy()
+    order = np.lexsort((-values, mm))  # by manager, best value first
+    _, first = np.unique(mm[order], return_index=True)
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.append(first, len(order))))
+    kept = rank < capacity[mm[order]]
+    return float(values[order][kept].sum())
+
+
 def allocate(candidates: pd.DataFrame, managers: pd.DataFrame,
              policy: AllocationPolicy = AllocationPolicy()) -> Allocation:
     """The week's list (see the module docstring)."""
@@ -215,9 +238,12 @@ def allocate(candidates: pd.DataFrame, managers: pd.DataFrame,
         result = _solve(values, constraints, integral=True)
         taken = result.x > 0.5
         solver, bound = "exact", float(values[taken].sum())
-    else:
+    elif len(pairs) <= policy.lp_bound_max_pairs:
         taken = _greedy(pairs, values, inflated, category, policy.max_category_share)
         solver, bound = "greedy", float(-_solve(values, constraints, integral=False).fun)
+    else:
+        taken = _greedy(pairs, values, inflated, category, policy.max_category_share)
+        solver, bound = "greedy (capacity bound)", capacity_bound(pairs, values, inflated)
     return Allocation(_rows(candidates, managers, pairs, taken, policy), solver,
                       float(values[taken].sum()), bound)
 

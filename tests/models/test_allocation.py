@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from growth.models.allocation import AllocationPolicy, allocate, contactable
+from growth.models.allocation import AllocationPolicy, allocate, capacity_bound, contactable
 
 MANAGERS = pd.DataFrame([
     ("am1", "merchant_growth", "north", "en", "toys,garden", 2),
@@ -59,6 +60,25 @@ def test_the_greedy_solver_reports_its_gap_to_the_lp_bound():
     got = allocate(EXAMPLE, MANAGERS, policy)
     assert got.solver == "greedy"
     assert got.objective == 21.0 and got.bound == pytest.approx(21.0) and got.gap < 1e-9
+
+
+def test_above_the_lp_size_the_greedy_gap_is_to_the_capacity_bound():
+    policy = AllocationPolicy(max_category_share=1.0, holdout_share=0.0, exact_max_pairs=0,
+                              lp_bound_max_pairs=0)
+    got = allocate(EXAMPLE, MANAGERS, policy)
+    # am1 may take 2 of m1 9, m3 8, m2 7 -> 17; am2 1 of m6 4, m5 3 -> 4; idle none.
+    assert (got.solver, got.objective, got.bound, got.gap) == (
+        "greedy (capacity bound)", 21.0, 21.0, 0.0)
+
+
+def test_the_capacity_bound_counts_each_managers_best_values_only():
+    pairs = pd.DataFrame({"i": [0, 0, 1, 2, 3], "m": [0, 1, 0, 1, 2]})
+    values = np.array([5.0, 5.0, 3.0, 2.0, 9.0])
+    # Candidate 0 counts under both managers (the bound 10 is above the optimum 7); the
+    # manager without capacity adds nothing.
+    assert capacity_bound(pairs, values, np.array([1.0, 1.0, 0.0])) == 10.0
+    assert capacity_bound(pairs, values, np.array([2.0, 0.0, 1.0])) == 17.0
+    assert capacity_bound(pairs.iloc[:0], values[:0], np.array([1.0])) == 0.0
 
 
 def test_the_holdout_is_drawn_from_each_managers_list_and_never_uses_capacity():
