@@ -25,8 +25,9 @@ order, the matching manager with the most room) is used and its gap to the LP re
 bound is reported. Above ``lp_bound_max_pairs`` pairs the LP itself no longer fits (750,000
 creators x their matching managers make 8M pairs: the constraint matrices alone take 3.6 GB
 and HiGHS does not finish in 10 minutes), so the gap is taken to a looser bound that costs
-one sort: each manager's best ``capacity`` matching values, summed (see ``capacity_bound``). Candidates with a value of 0 or less are never listed: contacting them is
-expected to change nothing, or to hurt.
+one sort: each manager's best ``capacity`` matching values, summed (see ``capacity_bound``),
+and the constraint matrices are never built. Candidates with a value of 0 or less are never
+listed: contacting them is expected to change nothing, or to hurt.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class AllocationPolicy:
                              f"{self.max_category_share}")
         if not 0 <= self.holdout_share < 1:
             raise ValueError(f"holdout_share must be in [0, 1), got {self.holdout_share}")
+        if self.lp_bound_max_pairs < self.exact_max_pairs:
+            raise ValueError(f"lp_bound_max_pairs ({self.lp_bound_max_pairs}) must be at least "
+                             f"exact_max_pairs ({self.exact_max_pairs}): up to that size the "
+                             "assignment is solved exactly")
 
 
 @dataclass(frozen=True)
@@ -232,18 +237,20 @@ def allocate(candidates: pd.DataFrame, managers: pd.DataFrame,
     if len(pairs) == 0:
         return Allocation(_rows(candidates, managers, pairs, np.zeros(0, bool), policy),
                           "exact", 0.0, 0.0)
+    if len(pairs) > policy.lp_bound_max_pairs:
+        taken = _greedy(pairs, values, inflated, category, policy.max_category_share)
+        solver, bound = "greedy (capacity bound)", capacity_bound(pairs, values, inflated)
+        return Allocation(_rows(candidates, managers, pairs, taken, policy), solver,
+                          float(values[taken].sum()), bound)
     constraints = _constraints(pairs, len(candidates), inflated, category,
                                policy.max_category_share)
     if len(pairs) <= policy.exact_max_pairs:
         result = _solve(values, constraints, integral=True)
         taken = result.x > 0.5
         solver, bound = "exact", float(values[taken].sum())
-    elif len(pairs) <= policy.lp_bound_max_pairs:
-        taken = _greedy(pairs, values, inflated, category, policy.max_category_share)
-        solver, bound = "greedy", float(-_solve(values, constraints, integral=False).fun)
     else:
         taken = _greedy(pairs, values, inflated, category, policy.max_category_share)
-        solver, bound = "greedy (capacity bound)", capacity_bound(pairs, values, inflated)
+        solver, bound = "greedy", float(-_solve(values, constraints, integral=False).fun)
     return Allocation(_rows(candidates, managers, pairs, taken, policy), solver,
                       float(values[taken].sum()), bound)
 

@@ -71,6 +71,12 @@ def test_above_the_lp_size_the_greedy_gap_is_to_the_capacity_bound():
         "greedy (capacity bound)", 21.0, 21.0, 0.0)
 
 
+def test_an_lp_bound_limit_below_the_exact_limit_is_refused():
+    with pytest.raises(ValueError, match=r"lp_bound_max_pairs \(10\) must be at least "
+                                         r"exact_max_pairs \(20\)"):
+        AllocationPolicy(exact_max_pairs=20, lp_bound_max_pairs=10)
+
+
 def test_the_capacity_bound_counts_each_managers_best_values_only():
     pairs = pd.DataFrame({"i": [0, 0, 1, 2, 3], "m": [0, 1, 0, 1, 2]})
     values = np.array([5.0, 5.0, 3.0, 2.0, 9.0])
