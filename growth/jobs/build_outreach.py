@@ -7,8 +7,10 @@ campaign per entity type and day (``<entity>-outreach-<D>``), ranked 1..n by pri
 1. Candidates: every entity tiered on D (``<entity>_tiers``) with its predicted value (the
    tier score), its potential (``potential_scores``, below tier B), its snapshot features
    (``<entity>_features``) and traits (category, region, language, catalogue).
-2. The effect of a contact: an X-learner fitted on every past campaign whose outcome window
-   closed by D (``evaluate_uplift.enrolment_frame``; settings chosen on the latest one).
+2. The effect of a contact: an uplift model (``GROWTH_OUTREACH_UPLIFT_LEARNER``, default
+   "auto": a T-, X- or linear learner, whichever ranked the latest past campaigns best when
+   learnt from the ones before) fitted on every past campaign whose outcome window closed
+   by D (``evaluate_uplift.enrolment_frame``).
    Priority = effect x value. Without a closed campaign, or with an arm too thin to learn
    from, the list falls back to potential x value and says so in ``ranking_basis``.
 3. Who may be listed (``growth.features.outreach``): not opted out, not already managed
@@ -64,7 +66,7 @@ from growth.layout import silver_table
 from growth.models import lookalike
 from growth.models import outreach as ranking
 from growth.models.allocation import Allocation, AllocationPolicy, allocate, contactable
-from growth.models.uplift import UpliftModel, fit_selected
+from growth.models.uplift import SELECTABLE, LinearUpliftModel, UpliftModel, fit_selected
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +123,16 @@ def candidate_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date) 
 class EffectModel:
     """The effect of a contact learnt from past campaigns, or why there is none."""
 
-    model: UpliftModel | None
+    model: UpliftModel | LinearUpliftModel | None
     names: list[str]
     note: str
 
 
 def effect_model(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> EffectModel:
-    """Fit the X-learner on every campaign closed by ``as_of`` (see the module)."""
+    """Fit the effect model on every campaign closed by ``as_of`` (see the module)."""
+    if cfg.outreach_uplift_learner not in SELECTABLE:
+        raise GrowthError(f"GROWTH_OUTREACH_UPLIFT_LEARNER is {cfg.outreach_uplift_learner!r}: "
+                          f"use one of {', '.join(SELECTABLE)}")
     if not delta_io.table_exists(spark, cfg.table(silver_table("outreach_events"))):
         return EffectModel(None, [], "no outreach_events ingested: no experiment history")
     try:
@@ -138,7 +143,8 @@ def effect_model(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> 
     try:
         model, chosen, _ = fit_selected(
             lookalike.encode(frame, names), frame["treated"].to_numpy(),
-            frame["onboarded"].to_numpy(), frame["campaign_id"].to_numpy(), "x",
+            frame["onboarded"].to_numpy(), frame["campaign_id"].to_numpy(),
+            cfg.outreach_uplift_learner,
             learning_rate=cfg.model_learning_rate, random_state=cfg.sim_seed)
     except ValueError as exc:
         return EffectModel(None, [], f"past {entity} campaigns cannot be learnt from: {exc}")

@@ -98,12 +98,14 @@ class Config:
     # Outreach lists: no contact within cooldown days of the last one; a randomized holdout
     # share of each manager's list stays uncontacted; no category takes more than its
     # share of a list; an onboarding counts within outcome days of the enrolment when the
-    # effect of a contact is learnt from past campaigns; the allocation is solved exactly
+    # effect of a contact is learnt from past campaigns, by the uplift learner ("auto": T,
+    # X or linear, whichever ranks past campaigns best); the allocation is solved exactly
     # up to this many candidate-manager pairs, greedily above.
     outreach_cooldown_days: int = 30
     outreach_holdout_share: float = 0.1
     outreach_max_category_share: float = 0.4
     outreach_outcome_days: int = 14
+    outreach_uplift_learner: str = "auto"
     outreach_exact_max_pairs: int = 200_000
 
     @property

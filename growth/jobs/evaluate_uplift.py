@@ -4,8 +4,10 @@
    (``growth.features.outreach``), each with the snapshot of the day before its campaign
    started (computed from the daily table in one pass, ``snapshot_features``) and its traits
    (``entity_traits``): one row per (campaign, entity).
-2. The latest ``--holdout-campaigns`` campaigns are held out; ``UpliftModel`` learns the
-   others (features plus one-hot traits).
+2. The latest ``--holdout-campaigns`` campaigns are held out; the effect model
+   (``uplift.fit_selected``: the learner and its settings chosen by rolling-origin
+   validation over the training campaigns) learns the others (features plus one-hot
+   traits).
 3. On the held-out rows it prints the Qini coefficient, AUUC and uplift at 10% and 30% of
    the model's ranking, of rule rankings (trailing value, the potential model's own kind of
    signal: value growth) and, on a simulated lake, of the oracle ranking by the simulator's
@@ -45,7 +47,7 @@ from growth.jobs.config import Config, load_config
 from growth.jobs.session import get_spark
 from growth.layout import GROUND_TRUTH_TABLE, silver_table
 from growth.models import lookalike
-from growth.models.uplift import LEARNERS, fit_selected
+from growth.models.uplift import AUTO, SELECTABLE, feature_ceiling, fit_selected
 from growth.models.uplift_metrics import auuc, qini_coefficient, true_effect_qini, uplift_at_k
 
 log = logging.getLogger(__name__)
@@ -143,14 +145,20 @@ def evaluate(frame: pd.DataFrame, entity: str, holdout_campaigns: int, learner: 
                                              learner, **params)
     except ValueError as exc:
         raise GrowthError(f"{entity} uplift: {exc}") from exc
-    log.info("%s uplift: settings %s chosen on the last training campaign (Qini per "
-             "candidate: %s)", entity, chosen, ", ".join(f"{q:.3f}" for q in scores))
+    log.info("%s uplift: settings %s chosen on the latest training campaigns (mean Qini "
+             "per candidate: %s)", entity, chosen, ", ".join(f"{q:.3f}" for q in scores))
     yt, tt = y[test], t[test]
     held_frame = frame[test]
     truth = known_true_effect(held_frame)
-    rankings = [_ranking(f"model ({learner}-learner)", yt, tt, model.effect(X[test]), truth)]
+    rankings = [_ranking(f"model ({chosen['learner']}-learner)", yt, tt,
+                         model.effect(X[test]), truth)]
     if truth is not None:
         rankings.append(_ranking("oracle (true effect)", yt, tt, truth, truth))
+        train_truth = known_true_effect(frame[~test])
+        if train_truth is not None:
+            ceiling = feature_ceiling(X[~test], train_truth, X[test], params.get("random_state"))
+            rankings.append(_ranking("ceiling (fitted to the true effect)", yt, tt, ceiling,
+                                     truth))
     rankings.append(_ranking(f"trailing value ({VALUE_30D[entity]})", yt, tt,
                              held_frame[VALUE_30D[entity]].to_numpy(float), truth))
     growth = held_frame[GROWTH_30D[entity]].to_numpy(float)
@@ -180,7 +188,7 @@ def report(entity: str, rankings: list[Ranking], info: dict) -> str:
         f"{info['train'][-1]}, {info['train_rows']:,} rows), scored on {len(info['held'])} "
         f"held out ({', '.join(info['held'])}: {info['test_rows']:,} rows, "
         f"{info['test_control']:,} control, {info['test_onboarded']:,} onboarded); settings "
-        f"chosen on the last training campaign: {info['chosen']}",
+        f"chosen on the latest training campaigns: {info['chosen']}",
         f"{'ranking':<44}{'qini':>9}{'auuc':>9}{'uplift@10%':>12}{'uplift@30%':>12}"
         f"{'true qini':>11}",
     ]
@@ -199,6 +207,11 @@ def report(entity: str, rankings: list[Ranking], info: dict) -> str:
         lines.append(f"target: Qini >= {TARGET_SHARE} x the oracle's: realised outcomes "
                      f"{_share(model.qini, oracle.qini)}; true effect "
                      f"{_share(model.true_qini, oracle.true_qini)}")
+        ceiling = next((r for r in rankings if r.name.startswith("ceiling")), None)
+        if ceiling is not None and oracle.true_qini > 0:
+            lines.append(f"what the features allow: a model fitted to the true effect reaches "
+                         f"{ceiling.true_qini / oracle.true_qini:.2f} x the oracle's true-effect "
+                         f"Qini (the model: {model.true_qini / oracle.true_qini:.2f} x)")
     return "\n".join(lines)
 
 
@@ -209,8 +222,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "then are used")
     parser.add_argument("--holdout-campaigns", type=int, default=2,
                         help="latest campaigns held out for the evaluation (default 2)")
-    parser.add_argument("--learner", choices=LEARNERS, default="x",
-                        help="t: one model per arm; x: the X-learner (default)")
+    parser.add_argument("--learner", choices=SELECTABLE, default=AUTO,
+                        help="t: one model per arm; x: the X-learner; linear: a logistic "
+                        "model with contact interactions; auto (default): whichever of the "
+                        "three ranks the latest training campaigns best")
     parser.add_argument("--outcome-days", type=int, default=14,
                         help="days after enrolment an onboarding counts (default 14)")
 

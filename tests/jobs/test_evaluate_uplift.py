@@ -9,7 +9,7 @@ import pytest
 from growth.errors import GrowthError
 from growth.features.registry import feature_names
 from growth.jobs.evaluate_uplift import Ranking, evaluate, known_true_effect, report
-from growth.models.uplift import GRID
+from growth.models.uplift import BOOSTING_GRID
 
 
 def campaigns(n_per: int, count: int, seed: int) -> pd.DataFrame:
@@ -35,21 +35,38 @@ def test_the_model_ranks_held_out_campaigns_near_the_oracle_and_beats_the_rules(
     rankings, info = evaluate(frame, "creator", 2, "x", {"random_state": 0})
     by_name = {r.name: r for r in rankings}
     assert list(by_name) == ["model (x-learner)", "oracle (true effect)",
+                             "ceiling (fitted to the true effect)",
                              "trailing value (affiliate_gmv_sum_30d)",
                              "growth ratio (affiliate_gmv_growth_30d)"]
     model, oracle = by_name["model (x-learner)"], by_name["oracle (true effect)"]
     assert model.qini >= 0.7 * oracle.qini > 0
     assert model.qini > by_name["trailing value (affiliate_gmv_sum_30d)"].qini
     assert info["held"] == ["camp-3", "camp-4"] and info["test_rows"] == 3000
-    assert info["chosen"] in GRID
+    settings = {k: v for k, v in info["chosen"].items() if k != "learner"}
+    assert info["chosen"]["learner"] == "x" and settings in BOOSTING_GRID
     # judged by the true effect, the oracle is the largest by construction
     assert oracle.true_qini == max(r.true_qini for r in rankings) > 0
     assert model.true_qini >= 0.7 * oracle.true_qini
     assert info["truth"] == "known"
-    text = report("creator", rankings, info)
-    assert (f"target: Qini >= 0.7 x the oracle's: realised outcomes met "
-            f"({model.qini / oracle.qini:.2f} x); true effect met "
-            f"({model.true_qini / oracle.true_qini:.2f} x)") in text
+    # the features reveal the effect well here: fitted to it, a model nearly equals it
+    ceiling = by_name["ceiling (fitted to the true effect)"]
+    assert ceiling.true_qini >= 0.9 * oracle.true_qini
+    text = report("creator", rankings, info).splitlines()
+    assert text[-2:] == [
+        f"target: Qini >= 0.7 x the oracle's: realised outcomes met "
+        f"({model.qini / oracle.qini:.2f} x); true effect met "
+        f"({model.true_qini / oracle.true_qini:.2f} x)",
+        f"what the features allow: a model fitted to the true effect reaches "
+        f"{ceiling.true_qini / oracle.true_qini:.2f} x the oracle's true-effect Qini (the "
+        f"model: {model.true_qini / oracle.true_qini:.2f} x)"]
+
+
+def test_auto_picks_one_learner_by_the_training_campaigns():
+    frame = campaigns(800, 4, 6)
+    rankings, info = evaluate(frame, "creator", 1, "auto", {"random_state": 0})
+    assert info["chosen"]["learner"] in ("t", "x", "linear")
+    assert rankings[0].name == f"model ({info['chosen']['learner']}-learner)"
+    assert rankings[0].true_qini > 0.5 * rankings[1].true_qini
 
 
 def test_without_the_true_effect_only_the_realised_figures_are_given():
@@ -83,8 +100,8 @@ INFO = {"train": ["camp-0", "camp-1"], "held": ["camp-2"], "chosen": {"max_depth
         "train_rows": 1200, "test_rows": 600, "test_control": 150, "test_onboarded": 90}
 HEADER = [
     "creator uplift: learnt from 2 campaign(s) (camp-0 .. camp-1, 1,200 rows), scored on 1 "
-    "held out (camp-2: 600 rows, 150 control, 90 onboarded); settings chosen on the last "
-    "training campaign: {'max_depth': 2}",
+    "held out (camp-2: 600 rows, 150 control, 90 onboarded); settings chosen on the latest "
+    "training campaigns: {'max_depth': 2}",
     "ranking                                          qini     auuc  uplift@10%  uplift@30%"
     "  true qini",
 ]
@@ -92,14 +109,19 @@ HEADER = [
 
 def test_the_report_gives_both_ratios_against_the_oracle():
     rankings = [Ranking("model (x-learner)", 6.0, 0.02, 0.3, 0.2, 8.0),
-                Ranking("oracle (true effect)", 10.0, 0.03, 0.4, 0.3, 10.0)]
+                Ranking("oracle (true effect)", 10.0, 0.03, 0.4, 0.3, 10.0),
+                Ranking("ceiling (fitted to the true effect)", 9.0, 0.03, 0.4, 0.3, 9.5)]
     assert report("creator", rankings, {**INFO, "truth": "known"}).splitlines() == HEADER + [
         "model (x-learner)                              6.0000   0.0200      0.3000      0.2000"
         "     8.0000",
         "oracle (true effect)                          10.0000   0.0300      0.4000      0.3000"
         "    10.0000",
+        "ceiling (fitted to the true effect)            9.0000   0.0300      0.4000      0.3000"
+        "     9.5000",
         "target: Qini >= 0.7 x the oracle's: realised outcomes missed (0.60 x); true effect "
         "met (0.80 x)",
+        "what the features allow: a model fitted to the true effect reaches 0.95 x the "
+        "oracle's true-effect Qini (the model: 0.80 x)",
     ]
 
 
@@ -111,7 +133,7 @@ def test_an_all_control_held_out_campaign_is_not_judged_on_outcomes():
     # no contacted row: no realised Qini, but the true effect still judges the order
     assert np.isnan(model.qini) and np.isnan(oracle.qini) and np.isnan(model.uplift_10)
     assert np.isfinite(model.true_qini) and oracle.true_qini > 0
-    last = report("creator", rankings, info).splitlines()[-1]
+    last = report("creator", rankings, info).splitlines()[-2]
     assert last == ("target: Qini >= 0.7 x the oracle's: realised outcomes not judged (the "
                     f"oracle's is nan: too few rows to judge a ranking); true effect "
                     f"{'met' if model.true_qini >= 0.7 * oracle.true_qini else 'missed'} "

@@ -272,3 +272,13 @@ def test_export_names_what_exists_when_nothing_matches(spark, lake, tmp_path):
                              rf"with a list: {', '.join(days)} \(run 'growth outreach"):
         export_outreach.run(spark, lake, date(2026, 1, 1), "csv", tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def test_an_unknown_uplift_learner_is_named_before_anything_is_read():
+    from growth.errors import GrowthError
+    from growth.jobs.config import load_config
+
+    cfg = dataclasses.replace(load_config({}), outreach_uplift_learner="s")
+    with pytest.raises(GrowthError, match="GROWTH_OUTREACH_UPLIFT_LEARNER is 's': use one of "
+                                          "t, x, linear, auto"):
+        build_outreach.effect_model(None, cfg, "creator", date(2026, 10, 31))

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from growth.models.uplift import UpliftModel
+from growth.models.uplift import (
+    BOOSTING_GRID,
+    LINEAR_GRID,
+    LinearUpliftModel,
+    UpliftModel,
+    candidates,
+    fit_selected,
+    make_model,
+)
 from growth.models.uplift_metrics import (
     auuc,
     qini_coefficient,
@@ -89,27 +97,100 @@ def test_learners_rank_by_the_true_effect(learner):
     assert uplift_at_k(yh, th, effect, 0.3) > uplift_at_k(yh, th, -effect, 0.3)
 
 
+def test_the_linear_learner_ranks_a_smooth_effect_and_survives_odd_columns():
+    X, t, y, _ = campaign(6000, 1)
+    Xh, th, yh, tau = campaign(6000, 2)
+    # a constant column and missing values must neither fail nor move the estimate
+    odd = np.column_stack([X, np.full(len(X), 7.0)])
+    odd[::50, 3] = np.nan
+    model = make_model("linear", C=0.1, random_state=0, learning_rate=0.1).fit(odd, t, y)
+    assert isinstance(model, LinearUpliftModel) and model.params == {"C": 0.1}
+    effect = model.effect(np.column_stack([Xh, np.full(len(Xh), 7.0)]))
+    assert np.corrcoef(effect, tau)[0, 1] > 0.8
+    assert qini_coefficient(yh, th, effect) >= 0.7 * qini_coefficient(yh, th, tau) > 0
+    assert true_effect_qini(tau, effect) >= 0.7 * true_effect_qini(tau, tau)
+    # the effect is the difference of two probabilities
+    assert ((effect > -1) & (effect < 1)).all()
+
+
+def test_the_linear_learner_recovers_no_effect_and_a_uniform_one():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(8000, 3))
+    t = (rng.random(8000) < 0.7).astype(int)
+    base = 0.1 + 0.1 * (X[:, 0] > 0)  # the outcome depends on X, the effect does not
+    none = LinearUpliftModel(C=1.0).fit(X, t, (rng.random(8000) < base).astype(int)).effect(X)
+    assert abs(none.mean()) < 0.02 and np.abs(none).mean() < 0.03
+    uniform = (rng.random(8000) < base + 0.1 * t).astype(int)
+    assert LinearUpliftModel(C=1.0).fit(X, t, uniform).effect(X).mean() == pytest.approx(
+        0.1, abs=0.025)
+
+
 def test_learners_refuse_bad_input():
     X, t, y, _ = campaign(200, 3)
-    with pytest.raises(ValueError, match="learner must be one of t, x"):
+    with pytest.raises(ValueError, match="learner must be one of t, x, linear"):
         UpliftModel("s")
+    with pytest.raises(ValueError, match="learner must be one of t, x, linear, auto"):
+        fit_selected(X, t, y, np.zeros(200), "s")
+    with pytest.raises(ValueError, match="C must be above 0"):
+        LinearUpliftModel(C=0)
     with pytest.raises(ValueError, match="the control arm needs at least 10 rows"):
         UpliftModel().fit(X[:20], np.ones(20), y[:20])
+    with pytest.raises(ValueError, match="the control arm needs at least 10 rows"):
+        LinearUpliftModel().fit(X[:20], np.ones(20), y[:20])
     with pytest.raises(ValueError, match="treated and y must be 0 or 1"):
         UpliftModel().fit(X, t * 2, y)
     with pytest.raises(ValueError, match="X must be rows x features"):
         UpliftModel().fit(X[:, 0], t, y)
 
 
-def test_settings_are_chosen_on_the_latest_training_group_only():
-    from growth.models.uplift import GRID, fit_selected
-
+@pytest.mark.parametrize("learner, grid", [("t", BOOSTING_GRID), ("linear", LINEAR_GRID)])
+def test_settings_are_chosen_by_rolling_origin_over_the_training_groups(learner, grid):
     X, t, y, _ = campaign(3000, 4)
     groups = np.repeat(["a", "b", "c"], 1000)
-    model, chosen, scores = fit_selected(X, t, y, groups, "t", random_state=0)
-    assert len(scores) == len(GRID) and all(np.isfinite(scores))
-    assert chosen == GRID[int(np.argmax(scores))]
-    assert model.params["max_depth"] == chosen["max_depth"]
+    model, chosen, scores = fit_selected(X, t, y, groups, learner, random_state=0)
+    assert len(scores) == len(grid) and all(np.isfinite(scores))
+    assert chosen == {"learner": learner, **grid[int(np.argmax(scores))]}
+    assert {k: model.params[k] for k in grid[0]} == {k: chosen[k] for k in grid[0]}
+
+    def qini_of(first: dict, rows: int, group: str) -> float:
+        m = make_model(learner, random_state=0, **first).fit(X[:rows], t[:rows], y[:rows])
+        held = groups == group
+        return qini_coefficient(y[held], t[held], m.effect(X[held]))
+
+    # a candidate scores the mean Qini of group b (learnt from a) and c (from a and b)
+    assert scores[0] == pytest.approx((qini_of(grid[0], 1000, "b")
+                                       + qini_of(grid[0], 2000, "c")) / 2)
+    # one fold: the latest group only
+    _, _, latest = fit_selected(X, t, y, groups, learner, grid=[{"learner": learner,
+                                                                 **grid[0]}], folds=1,
+                                random_state=0)
+    assert latest == [pytest.approx(qini_of(grid[0], 2000, "c"))]
     # one group: nothing to validate on, the first candidate is used
-    _, single, none = fit_selected(X, t, y, np.zeros(3000), "t", random_state=0)
-    assert single == GRID[0] and none == []
+    _, single, none = fit_selected(X, t, y, np.zeros(3000), learner, random_state=0)
+    assert single == {"learner": learner, **grid[0]} and none == []
+
+
+def test_auto_tries_every_learner_and_bad_choices_are_refused():
+    auto = candidates("auto")
+    assert auto == ([{"learner": "t", **c} for c in BOOSTING_GRID]
+                    + [{"learner": "x", **c} for c in BOOSTING_GRID]
+                    + [{"learner": "linear", **c} for c in LINEAR_GRID])
+    X, t, y, _ = campaign(1500, 6)
+    groups = np.repeat(["a", "b", "c"], 500)
+    two = [{"learner": "linear", "C": 0.01}, {"learner": "t", "n_estimators": 20,
+                                              "max_depth": 1}]
+    model, chosen, scores = fit_selected(X, t, y, groups, grid=two, random_state=0)
+    assert chosen == two[int(np.argmax(scores))]
+    assert isinstance(model, LinearUpliftModel if chosen["learner"] == "linear"
+                      else UpliftModel)
+    with pytest.raises(ValueError, match="learner must be one of t, x, linear, auto"):
+        candidates("s")
+    with pytest.raises(ValueError, match="every candidate needs a learner"):
+        fit_selected(X, t, y, groups, grid=[{"C": 1.0}])
+    with pytest.raises(ValueError, match="folds must be at least 1"):
+        fit_selected(X, t, y, groups, "linear", folds=0)
+    # an early group without a control arm only loses the folds it cannot learn
+    thin = t.copy()
+    thin[:500] = 1
+    _, _, kept = fit_selected(X, thin, y, groups, grid=two[:1], random_state=0)
+    assert np.isfinite(kept[0])
