@@ -29,6 +29,12 @@ from sklearn.linear_model import LogisticRegression
 from growth.models.uplift_metrics import qini_coefficient
 
 LEARNERS = ("t", "x", "linear")
+THREADED_ROWS = 50_000
+# The rolling-origin choice learns each fold from at most this many rows (a seeded uniform
+# sample): on the large profile's million creators the campaigns hold a few hundred
+# thousand enrolments, and fifteen candidates x three folds on all of them would take
+# longer than the rest of the daily run. The chosen candidate is refitted on every row.
+SELECTION_MAX_ROWS = 50_000
 
 
 def _arrays(X, treated, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,22 +67,23 @@ class UpliftModel:
         # few hundred rows and the imputed effects mostly noise (kept because it raised the
         # held-out Qini of both entities, realised and true-effect, on the demo lake; chosen
         # by looking at those held-out campaigns, so their figures are slightly optimistic).
-        # One thread: campaign frames are a few thousand rows, where threads only add
-        # start-up and, on a busy machine, spin-waiting (measured: minutes instead of seconds
-        # for the rolling-origin choice while another job used both cores).
         self.params = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.05,
-                       "subsample": 0.8, "min_child_weight": 5, "reg_lambda": 5, "n_jobs": 1,
-                       **params}
+                       "subsample": 0.8, "min_child_weight": 5, "reg_lambda": 5, **params}
 
     def _classifier(self) -> xgb.XGBClassifier:
         return xgb.XGBClassifier(objective="binary:logistic", eval_metric="logloss",
-                                 **self.params)
+                                 **self._threads, **self.params)
 
     def _regressor(self) -> xgb.XGBRegressor:
-        return xgb.XGBRegressor(objective="reg:squarederror", **self.params)
+        return xgb.XGBRegressor(objective="reg:squarederror", **self._threads, **self.params)
 
     def fit(self, X: Sequence, treated: Sequence, y: Sequence) -> UpliftModel:
         X, treated, y = _arrays(X, treated, y)
+        # One thread below THREADED_ROWS: on a few thousand rows threads only add start-up
+        # and, on a busy machine, OpenMP spin-waiting (measured: the rolling-origin choice
+        # took minutes instead of seconds while another job used both cores).
+        self._threads = ({} if "n_jobs" in self.params
+                         else {"n_jobs": 1 if len(X) < THREADED_ROWS else None})
         t1, t0 = treated == 1, treated == 0
         self.mu1_ = self._classifier().fit(X[t1], y[t1])
         self.mu0_ = self._classifier().fit(X[t0], y[t0])
@@ -176,7 +183,7 @@ def feature_ceiling(X: np.ndarray, true_effect: np.ndarray, X_new: np.ndarray,
     of the effect the features can reveal at all."""
     model = xgb.XGBRegressor(objective="reg:squarederror", n_estimators=300, max_depth=2,
                              learning_rate=0.05, subsample=0.8, random_state=random_state,
-                             n_jobs=1)
+                             n_jobs=1 if len(X) < THREADED_ROWS else None)
     model.fit(np.asarray(X, dtype=np.float32), np.asarray(true_effect, dtype=float))
     return model.predict(np.asarray(X_new, dtype=np.float32)).astype(float)
 
@@ -194,15 +201,28 @@ def candidates(learner: str) -> list[dict]:
     return [{"learner": name, **settings} for name in learners for settings in GRIDS[name]]
 
 
+def _capped(rows: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """``rows`` (a boolean mask) with at most ``max_rows`` of its True rows kept, drawn
+    uniformly with ``seed``."""
+    chosen = np.flatnonzero(rows)
+    if len(chosen) <= max_rows:
+        return rows
+    kept = np.zeros_like(rows)
+    kept[np.random.default_rng(seed).choice(chosen, max_rows, replace=False)] = True
+    return kept
+
+
 def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.ndarray,
                  learner: str = AUTO, grid: Sequence[dict] | None = None, folds: int = 3,
-                 **params) -> tuple[UpliftModel | LinearUpliftModel, dict, list[float]]:
+                 max_rows: int = SELECTION_MAX_ROWS, **params
+                 ) -> tuple[UpliftModel | LinearUpliftModel, dict, list[float]]:
     """Choose a candidate (``grid``, default ``candidates(learner)``; each a dict of
     settings with its ``learner``) by rolling-origin validation over the groups
     (campaigns): for each of the latest ``folds`` groups, a model learnt from the groups
     before it ranks that group's rows, and a candidate scores the mean of its Qini
-    coefficients. The chosen candidate is then refitted on every row. Returns the model,
-    its settings and each candidate's mean Qini (NaN where no fold could be learnt).
+    coefficients (each fold learnt from at most ``max_rows`` rows, a seeded sample). The
+    chosen candidate is then refitted on every row. Returns the model, its settings and
+    each candidate's mean Qini (NaN where no fold could be learnt).
 
     Why several folds: a campaign's control arm is a few hundred rows, and its Qini alone
     picks noise (on the demo creators, the one-campaign choice was the candidate whose
@@ -211,8 +231,9 @@ def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.n
     grid = candidates(learner) if grid is None else list(grid)
     if not grid or any(c.get("learner") not in LEARNERS for c in grid):
         raise ValueError(f"every candidate needs a learner among {', '.join(LEARNERS)}")
-    if folds < 1:
-        raise ValueError(f"folds must be at least 1, got {folds}")
+    if folds < 1 or max_rows < 1:
+        raise ValueError(f"folds and max_rows must be at least 1, got {folds} and {max_rows}")
+    seed = int(params.get("random_state") or 0)
     groups = np.asarray(groups)
     order = np.sort(np.unique(groups))
     held = order[1:][-folds:]  # the first group has nothing before it to learn from
@@ -224,7 +245,7 @@ def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.n
             settings = {k: v for k, v in candidate.items() if k != "learner"}
             qinis = []
             for group in held:
-                fit, valid = groups < group, groups == group
+                fit, valid = _capped(groups < group, max_rows, seed), groups == group
                 try:
                     model = make_model(candidate["learner"], **{**params, **settings}).fit(
                         X[fit], treated[fit], y[fit])

@@ -187,10 +187,33 @@ def test_auto_tries_every_learner_and_bad_choices_are_refused():
         candidates("s")
     with pytest.raises(ValueError, match="every candidate needs a learner"):
         fit_selected(X, t, y, groups, grid=[{"C": 1.0}])
-    with pytest.raises(ValueError, match="folds must be at least 1"):
+    with pytest.raises(ValueError, match="folds and max_rows must be at least 1"):
         fit_selected(X, t, y, groups, "linear", folds=0)
+    with pytest.raises(ValueError, match="folds and max_rows must be at least 1"):
+        fit_selected(X, t, y, groups, "linear", max_rows=0)
     # an early group without a control arm only loses the folds it cannot learn
     thin = t.copy()
     thin[:500] = 1
     _, _, kept = fit_selected(X, thin, y, groups, grid=two[:1], random_state=0)
     assert np.isfinite(kept[0])
+
+
+def test_a_fold_learns_from_a_seeded_sample_above_max_rows():
+    X, t, y, _ = campaign(3000, 7)
+    groups = np.repeat(["a", "b", "c"], 1000)
+    one = [{"learner": "linear", "C": 0.1}]
+    _, _, full = fit_selected(X, t, y, groups, grid=one, folds=1, random_state=3)
+    _, _, capped = fit_selected(X, t, y, groups, grid=one, folds=1, max_rows=800,
+                                random_state=3)
+    # the same sample as the selection draws: 800 of the 2000 rows before group c
+    rows = np.flatnonzero(groups < "c")
+    kept = np.zeros(3000, bool)
+    kept[np.random.default_rng(3).choice(rows, 800, replace=False)] = True
+    model = make_model("linear", C=0.1).fit(X[kept], t[kept], y[kept])
+    held = groups == "c"
+    assert capped == [pytest.approx(qini_coefficient(y[held], t[held], model.effect(X[held])))]
+    assert capped != full
+    # below the cap nothing is sampled
+    _, _, same = fit_selected(X, t, y, groups, grid=one, folds=1, max_rows=2000,
+                              random_state=3)
+    assert same == full
