@@ -116,8 +116,12 @@ class LinearUpliftModel:
             raise ValueError(f"C must be above 0, got {C!r}")
         self.params = {"C": float(C)}
 
+    @staticmethod
+    def _signed_log(X: np.ndarray) -> np.ndarray:
+        return np.sign(X) * np.log1p(np.abs(X))
+
     def _scaled(self, X: np.ndarray) -> np.ndarray:
-        Z = np.sign(X) * np.log1p(np.abs(X))
+        Z = self._signed_log(X)
         return np.nan_to_num((Z - self.mean_) / self.scale_, nan=0.0)
 
     def _design(self, Z: np.ndarray, treated: np.ndarray) -> np.ndarray:
@@ -126,7 +130,7 @@ class LinearUpliftModel:
 
     def fit(self, X: Sequence, treated: Sequence, y: Sequence) -> LinearUpliftModel:
         X, treated, y = _arrays(X, treated, y)
-        Z = np.sign(X) * np.log1p(np.abs(X))
+        Z = self._signed_log(X)
         seen = ~np.isnan(Z)
         count = np.maximum(seen.sum(axis=0), 1)  # an all-missing column: mean 0, scale 1
         filled = np.where(seen, Z, 0.0)
