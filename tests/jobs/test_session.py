@@ -65,3 +65,28 @@ def test_logs_compact_their_small_files_and_keep_every_row(spark, cfg):
     assert detail["numFiles"] < 10
     assert sorted(r.run for r in spark.table(name).collect()) == list(range(25))
     spark.sql(f"DROP TABLE {name}")
+
+
+def test_a_merge_reports_its_own_inserts_and_updates(spark, cfg):
+    """The counts are the merge's own: zero for an empty source (Delta commits nothing),
+    a matched row counts only where the update condition holds, and an append by another
+    writer right after a merge cannot change what the merge reported."""
+    from growth.jobs import delta_io
+
+    name = cfg.table("merge_counts_probe")
+    schema = "k INT, v INT"
+
+    def merge(rows):
+        return delta_io.merge_latest(
+            spark, spark.createDataFrame(rows, schema), name, ["k"], "s.v > t.v")
+
+    assert merge([(1, 10), (2, 20)]) == {"inserted": 2, "updated": 0}
+    version = delta_io.current_version(spark, name)
+    assert merge([]) == {"inserted": 0, "updated": 0}
+    assert delta_io.current_version(spark, name) == version
+    assert merge([(1, 11), (2, 5), (3, 30)]) == {"inserted": 1, "updated": 1}
+    spark.createDataFrame([(9, 90)], schema).writeTo(name).append()  # another writer
+    assert merge([(1, 11), (2, 20)]) == {"inserted": 0, "updated": 0}
+    assert sorted(tuple(r) for r in spark.table(name).collect()) == [
+        (1, 11), (2, 20), (3, 30), (9, 90)]
+    spark.sql(f"DROP TABLE {name}")
