@@ -69,8 +69,8 @@ def test_logs_compact_their_small_files_and_keep_every_row(spark, cfg):
 
 def test_a_merge_reports_its_own_inserts_and_updates(spark, cfg):
     """The counts are the merge's own: zero for an empty source (Delta commits nothing),
-    a matched row counts only where the update condition holds, and an append by another
-    writer right after a merge cannot change what the merge reported."""
+    a matched row counts only where the update condition holds, and a merge that follows
+    another writer's append reports its own (empty) change, not the append's rows."""
     from growth.jobs import delta_io
 
     name = cfg.table("merge_counts_probe")
@@ -85,7 +85,7 @@ def test_a_merge_reports_its_own_inserts_and_updates(spark, cfg):
     assert merge([]) == {"inserted": 0, "updated": 0}
     assert delta_io.current_version(spark, name) == version
     assert merge([(1, 11), (2, 5), (3, 30)]) == {"inserted": 1, "updated": 1}
-    spark.createDataFrame([(9, 90)], schema).writeTo(name).append()  # another writer
+    spark.createDataFrame([(9, 90)], schema).writeTo(name).append()  # another writer's commit
     assert merge([(1, 11), (2, 20)]) == {"inserted": 0, "updated": 0}
     assert sorted(tuple(r) for r in spark.table(name).collect()) == [
         (1, 11), (2, 20), (3, 30), (9, 90)]
