@@ -8,7 +8,7 @@ campaign per entity type and day (``<entity>-outreach-<D>``), ranked 1..n by pri
    tier score), its potential (``potential_scores``, below tier B), its snapshot features
    (``<entity>_features``) and traits (category, region, language, catalogue).
 2. The effect of a contact: an uplift model (``GROWTH_OUTREACH_UPLIFT_LEARNER``, default
-   "auto": a T-, X- or linear learner, whichever ranked the latest past campaigns best when
+   "auto": a T-, X-, linear or response learner, whichever ranked the latest past campaigns best when
    learnt from the ones before) fitted on every past campaign whose outcome window closed
    by D (``evaluate_uplift.enrolment_frame``).
    Priority = effect x value. Without a closed campaign, or with an arm too thin to learn

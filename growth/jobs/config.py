@@ -99,7 +99,7 @@ class Config:
     # share of each manager's list stays uncontacted; no category takes more than its
     # share of a list; an onboarding counts within outcome days of the enrolment when the
     # effect of a contact is learnt from past campaigns, by the uplift learner ("auto": T,
-    # X or linear, whichever ranks past campaigns best); the allocation is solved exactly
+    # X, linear or response, whichever ranks past campaigns best); the allocation is solved exactly
     # up to this many candidate-manager pairs, greedily above.
     outreach_cooldown_days: int = 30
     outreach_holdout_share: float = 0.1

@@ -224,8 +224,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="latest campaigns held out for the evaluation (default 2)")
     parser.add_argument("--learner", choices=SELECTABLE, default=AUTO,
                         help="t: one model per arm; x: the X-learner; linear: a logistic "
-                        "model with contact interactions; auto (default): whichever of the "
-                        "three ranks the latest training campaigns best")
+                        "model with contact interactions; response: the contacted arm's "
+                        "model less the control arm's rate; auto (default): whichever of "
+                        "the four ranks the latest training campaigns best")
     parser.add_argument("--outcome-days", type=int, default=14,
                         help="days after enrolment an onboarding counts (default 14)")
 

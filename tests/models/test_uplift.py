@@ -83,7 +83,7 @@ def campaign(n: int, seed: int):
     return X, treated, y, tau
 
 
-@pytest.mark.parametrize("learner", ["t", "x"])
+@pytest.mark.parametrize("learner", ["t", "x", "response"])
 def test_learners_rank_by_the_true_effect(learner):
     X, t, y, _ = campaign(6000, 1)
     model = UpliftModel(learner, n_estimators=120, max_depth=3, random_state=0).fit(X, t, y)
@@ -125,11 +125,44 @@ def test_the_linear_learner_recovers_no_effect_and_a_uniform_one():
         0.1, abs=0.025)
 
 
+def test_the_response_learner_is_the_contacted_arm_less_the_control_rate():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(8000, 3)).astype(np.float32)
+    t = (rng.random(8000) < 0.7).astype(int)
+    # a flat baseline of 0.1 and a uniform effect of 0.1
+    y = (rng.random(8000) < 0.1 + 0.1 * t).astype(int)
+    model = UpliftModel("response", n_estimators=50, max_depth=1, random_state=0).fit(X, t, y)
+    assert model.control_rate_ == y[t == 0].mean()
+    assert not hasattr(model, "mu0_")  # no model of the control arm is learnt
+    effect = model.effect(X)
+    assert effect == pytest.approx(model.mu1_.predict_proba(X)[:, 1] - model.control_rate_)
+    assert effect.mean() == pytest.approx(0.1, abs=0.02)
+
+
+def test_the_choice_passes_the_response_learner_over_where_the_baseline_drives_outcomes():
+    """Entities that onboard anyway (a high baseline) and gain nothing from a contact rank
+    first by the contacted arm's outcome alone; the realised Qini of the rolling-origin
+    choice counts the control arm too, so the T-learner is chosen."""
+    rng = np.random.default_rng(11)
+    n = 12000
+    X = rng.normal(size=(n, 3)).astype(np.float32)
+    high = X[:, 0] > 0
+    base, tau = np.where(high, 0.45, 0.05), np.where(high, 0.0, 0.2)
+    t = (rng.random(n) < 0.6).astype(int)
+    y = (rng.random(n) < base + t * tau).astype(int)
+    groups = np.repeat(np.arange(4), n // 4)
+    grid = [{"learner": "response", "n_estimators": 100, "max_depth": 1},
+            {"learner": "t", "n_estimators": 100, "max_depth": 1}]
+    model, chosen, scores = fit_selected(X, t, y, groups, grid=grid, random_state=0)
+    assert chosen == grid[1] and scores[1] > 0 > scores[0]
+    assert true_effect_qini(tau, model.effect(X)) > 0.9 * true_effect_qini(tau, tau)
+
+
 def test_learners_refuse_bad_input():
     X, t, y, _ = campaign(200, 3)
-    with pytest.raises(ValueError, match="learner must be one of t, x, linear"):
-        UpliftModel("s")
-    with pytest.raises(ValueError, match="learner must be one of t, x, linear, auto"):
+    with pytest.raises(ValueError, match="learner must be one of t, x, response, got 'linear'"):
+        UpliftModel("linear")  # not a boosted learner: make_model builds it
+    with pytest.raises(ValueError, match="learner must be one of t, x, linear, response, auto"):
         fit_selected(X, t, y, np.zeros(200), "s")
     with pytest.raises(ValueError, match="C must be above 0"):
         LinearUpliftModel(C=0)
@@ -174,7 +207,8 @@ def test_auto_tries_every_learner_and_bad_choices_are_refused():
     auto = candidates("auto")
     assert auto == ([{"learner": "t", **c} for c in BOOSTING_GRID]
                     + [{"learner": "x", **c} for c in BOOSTING_GRID]
-                    + [{"learner": "linear", **c} for c in LINEAR_GRID])
+                    + [{"learner": "linear", **c} for c in LINEAR_GRID]
+                    + [{"learner": "response", **c} for c in BOOSTING_GRID])
     X, t, y, _ = campaign(1500, 6)
     groups = np.repeat(["a", "b", "c"], 500)
     two = [{"learner": "linear", "C": 0.01}, {"learner": "t", "n_estimators": 20,
@@ -183,7 +217,7 @@ def test_auto_tries_every_learner_and_bad_choices_are_refused():
     assert chosen == two[int(np.argmax(scores))]
     assert isinstance(model, LinearUpliftModel if chosen["learner"] == "linear"
                       else UpliftModel)
-    with pytest.raises(ValueError, match="learner must be one of t, x, linear, auto"):
+    with pytest.raises(ValueError, match="learner must be one of t, x, linear, response, auto"):
         candidates("s")
     with pytest.raises(ValueError, match="every candidate needs a learner"):
         fit_selected(X, t, y, groups, grid=[{"C": 1.0}])
