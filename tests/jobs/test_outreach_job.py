@@ -280,5 +280,5 @@ def test_an_unknown_uplift_learner_is_named_before_anything_is_read():
 
     cfg = dataclasses.replace(load_config({}), outreach_uplift_learner="s")
     with pytest.raises(GrowthError, match="GROWTH_OUTREACH_UPLIFT_LEARNER is 's': use one of "
-                                          "t, x, linear, auto"):
+                                          "t, x, linear, response, auto"):
         build_outreach.effect_model(None, cfg, "creator", date(2026, 10, 31))
