@@ -211,7 +211,8 @@ SELECTABLE = (*LEARNERS, AUTO)
 
 def candidates(learner: str) -> list[dict]:
     """The settings tried for ``learner``, each with its ``learner`` key; ``"auto"`` tries
-    every learner's (T first: on a tie the earlier, simpler candidate is kept)."""
+    every learner's in ``LEARNERS`` order (on a tie the earlier candidate is kept, T's before
+    the others')."""
     if learner not in SELECTABLE:
         raise ValueError(f"learner must be one of {', '.join(SELECTABLE)}, got {learner!r}")
     learners = LEARNERS if learner == AUTO else (learner,)
