@@ -178,6 +178,6 @@ def append(spark: SparkSession, df: DataFrame, name: str) -> None:
 
 def overwrite(spark: SparkSession, df: DataFrame, name: str) -> None:
     """Replace a whole table (for tables regenerated in full, like simulator ground truth)."""
-    # CREATE OR REPLACE keeps the table's history (each rebuild is a new Delta version) and,
-    # unlike saveAsTable's overwrite, never asks the Hive metastore to alter the schema.
+    # CREATE OR REPLACE keeps the table's history (each rebuild is a new Delta version). It
+    # syncs the new columns to the Hive metastore, which session.spark_conf lets Hive accept.
     df.writeTo(name).using("delta").createOrReplace()

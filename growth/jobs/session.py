@@ -40,6 +40,12 @@ def spark_conf(cfg: Config) -> dict[str, str]:
         "spark.driver.memory": cfg.driver_memory,
         "spark.ui.showConsoleProgress": "false",
         "spark.databricks.delta.schema.autoMerge.enabled": "false",
+        # A Delta table sits in the Hive metastore with placeholder columns; replacing it
+        # (CREATE OR REPLACE: training sets, ground truth) makes Delta sync the real columns,
+        # which Hive's type-change check refuses with an ERROR and a Java stack trace in
+        # every such run's log (harmless: Spark then keeps the schema in table properties).
+        # The check guards Hive-format partitions, which this platform does not have.
+        "spark.hadoop.hive.metastore.disallow.incompatible.col.type.changes": "false",
         # Delta rebuilds a table's state with 50 tasks by default; on this platform's table
         # sizes that is mostly scheduling overhead, so follow the shuffle setting instead.
         "spark.databricks.delta.snapshotPartitions": str(cfg.shuffle_partitions),
