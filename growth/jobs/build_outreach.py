@@ -29,9 +29,12 @@ campaign per entity type and day (``<entity>-outreach-<D>``), ranked 1..n by pri
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,6 +131,38 @@ class EffectModel:
     note: str
 
 
+# How many effect-model choices are kept per entity type: one per set of closed campaigns
+# (a new one closes about monthly), plus the sets a backfill of recent days sees.
+MEMO_ENTRIES = 8
+
+
+def selection_memo_path(cfg: Config, entity: str) -> Path:
+    """The effect-model choices already made for ``entity`` (``uplift.fit_selected``'s
+    memo): a cache, deleting it only makes the next run validate again."""
+    return cfg.lake_root / "models" / "uplift_selection" / f"{entity}.json"
+
+
+def _load_memo(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    try:
+        memo = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the unreadable effect-model memo %s (%s): the choice is made "
+                    "again", path, exc)
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _save_memo(path: Path, memo: dict[str, dict]) -> None:
+    kept = dict(list(memo.items())[-MEMO_ENTRIES:])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside and renamed: a reader never sees half a file.
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(kept, indent=1))
+    os.replace(partial, path)
+
+
 def effect_model(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> EffectModel:
     """Fit the effect model on every campaign closed by ``as_of`` (see the module)."""
     if cfg.outreach_uplift_learner not in SELECTABLE:
@@ -140,17 +175,24 @@ def effect_model(spark: SparkSession, cfg: Config, entity: str, as_of: date) -> 
     except GrowthError as exc:
         return EffectModel(None, [], str(exc))
     names = design_names(frame, entity)
+    memo_path = selection_memo_path(cfg, entity)
+    memo = _load_memo(memo_path)
+    known = set(memo)
     try:
         model, chosen, _ = fit_selected(
             lookalike.encode(frame, names), frame["treated"].to_numpy(),
             frame["onboarded"].to_numpy(), frame["campaign_id"].to_numpy(),
-            cfg.outreach_uplift_learner,
+            cfg.outreach_uplift_learner, memo=memo,
             learning_rate=cfg.model_learning_rate, random_state=cfg.sim_seed)
     except ValueError as exc:
         return EffectModel(None, [], f"past {entity} campaigns cannot be learnt from: {exc}")
+    reused = set(memo) == known
+    if not reused:
+        _save_memo(memo_path, memo)
     campaigns = frame["campaign_id"].nunique()
+    how = "reused" if reused else "chosen by rolling-origin validation"
     return EffectModel(model, names, f"effect learnt from {campaigns} campaign(s), "
-                                     f"{len(frame):,} enrolments, settings {chosen}")
+                                     f"{len(frame):,} enrolments, settings {chosen} ({how})")
 
 
 def _managers(spark: SparkSession, cfg: Config, entity: str, as_of: date,

@@ -95,12 +95,18 @@ def enrolment_frame(spark: SparkSession, cfg: Config, entity: str, as_of: date,
         if not dates:
             raise GrowthError(f"no {entity} campaign has closed its {outcome_days}-day outcome "
                               f"window by {as_of}: nothing to learn from")
+        # Snapshots and traits are per entity, so computing them for the enrolled entities
+        # only gives the same rows: campaigns enrol a slice of the population (2% a month on
+        # the large profile), and every other entity's history would be read for nothing.
+        enrolled = F.broadcast(enrolments.select(F.col("entity_id").alias(key)).distinct())
         daily = spark.table(cfg.table(DAILY_TABLES[entity].name)).where(
-            F.col("date").between(min(dates) - timedelta(days=LOOKBACK), max(dates)))
-        entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity])))
+            F.col("date").between(min(dates) - timedelta(days=LOOKBACK), max(dates))
+        ).join(enrolled, key, "left_semi")
+        entities = spark.table(cfg.table(silver_table(ENTITY_SOURCES[entity]))).join(
+            enrolled, key, "left_semi")
         snapshots = snapshot_features(daily, entities, entity, dates)
-        products = (spark.table(cfg.table(silver_table("products")))
-                    if entity == "merchant" else None)
+        products = (spark.table(cfg.table(silver_table("products"))).join(
+            enrolled, key, "left_semi") if entity == "merchant" else None)
         traits = entity_traits(entity, entities, dates, products)
         rows = (enrolments.withColumnRenamed("entity_id", key)
                 .join(snapshots, [key, AS_OF], "inner")

@@ -26,7 +26,9 @@ onboarding brings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import MutableMapping, Sequence
 
 import numpy as np
 import xgboost as xgb
@@ -230,9 +232,26 @@ def _capped(rows: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     return kept
 
 
+def selection_key(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                  grid: Sequence[dict], folds: int, max_rows: int, params: dict) -> str:
+    """A digest of everything the rolling-origin choice depends on: the rows, the
+    candidates, the folds, the sample cap, the shared settings and the XGBoost version.
+    Equal keys mean the choice would come out the same, so it can be reused."""
+    digest = hashlib.sha256()
+    for array in (X, treated, y):
+        values = np.ascontiguousarray(np.asarray(array, dtype=np.float64))
+        digest.update(repr(values.shape).encode())
+        digest.update(values.tobytes())
+    digest.update("\x1f".join(map(str, np.asarray(groups))).encode())
+    digest.update(json.dumps([list(grid), folds, max_rows, params, xgb.__version__],
+                             sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.ndarray,
                  learner: str = AUTO, grid: Sequence[dict] | None = None, folds: int = 3,
-                 max_rows: int = SELECTION_MAX_ROWS, **params
+                 max_rows: int = SELECTION_MAX_ROWS,
+                 memo: MutableMapping[str, dict] | None = None, **params
                  ) -> tuple[UpliftModel | LinearUpliftModel, dict, list[float]]:
     """Choose a candidate (``grid``, default ``candidates(learner)``; each a dict of
     settings with its ``learner``) by rolling-origin validation over the groups
@@ -245,7 +264,12 @@ def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.n
     Why several folds: a campaign's control arm is a few hundred rows, and its Qini alone
     picks noise (on the demo creators, the one-campaign choice was the candidate whose
     ranking was furthest from the true effect). With a single group there is nothing to
-    validate on: the first candidate is used."""
+    validate on: the first candidate is used.
+
+    ``memo`` (optional) keeps choices by ``selection_key``: a choice already made on the
+    same rows and settings is reused instead of validated again (the daily outreach job
+    learns from the same closed campaigns until the next one closes, and the validation
+    is most of its time). The final fit on every row is always made."""
     grid = candidates(learner) if grid is None else list(grid)
     if not grid or any(c.get("learner") not in LEARNERS for c in grid):
         raise ValueError(f"every candidate needs a learner among {', '.join(LEARNERS)}")
@@ -256,7 +280,11 @@ def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.n
     order = np.sort(np.unique(groups))
     held = order[1:][-folds:]  # the first group has nothing before it to learn from
     scores: list[float] = []
-    if len(held) == 0:
+    key = selection_key(X, treated, y, groups, grid, folds, max_rows, params) \
+        if memo is not None else None
+    if key is not None and key in memo:
+        chosen, scores = dict(memo[key]["chosen"]), list(memo[key]["scores"])
+    elif len(held) == 0:
         chosen = dict(grid[0])
     else:
         for candidate in grid:
@@ -276,6 +304,8 @@ def fit_selected(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.n
         ranked = [(s, i) for i, s in enumerate(scores) if s == s]
         # the best mean Qini; on a tie, the earlier (simpler) candidate
         chosen = dict(grid[max(ranked, key=lambda p: (p[0], -p[1]))[1]] if ranked else grid[0])
+    if key is not None:
+        memo[key] = {"chosen": chosen, "scores": scores}
     settings = {k: v for k, v in chosen.items() if k != "learner"}
     return make_model(chosen["learner"], **{**params, **settings}).fit(X, treated, y), \
         chosen, scores

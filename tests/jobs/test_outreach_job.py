@@ -9,6 +9,7 @@ team and one of the creator team share the week's capacity.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -182,9 +183,22 @@ def test_the_list_ranks_by_learnt_effect_and_keeps_every_rule(spark, lake):
     assert "gap 0.00%" in run.message and "effect learnt from 5 campaign(s)" in run.message
     assert "opted_out 1" in run.message and "blocked 1" in run.message
 
-    # A rerun of the day gives the same list (the holdout draw included).
+    assert "(chosen by rolling-origin validation)" in run.message
+
+    # A rerun of the day gives the same list (the holdout draw included), with the effect
+    # model's choice read from the memo the first run left instead of validated again.
+    memo = build_outreach.selection_memo_path(lake, "merchant")
+    assert len(json.loads(memo.read_text())) == 1
     build_outreach.run(spark, lake, D, "merchant")
     pd.testing.assert_frame_equal(_list(spark, lake), got)
+    rerun = (spark.table(lake.table("run_log")).where(F.col("job") == "outreach")
+             .orderBy(F.col("finished_at").desc()).first())
+    assert rerun.message.endswith("(reused)") and len(json.loads(memo.read_text())) == 1
+    # The memo is a cache: unreadable, it is ignored (and rewritten) with the same list.
+    memo.write_text("{not json")
+    build_outreach.run(spark, lake, D, "merchant")
+    pd.testing.assert_frame_equal(_list(spark, lake), got)
+    assert len(json.loads(memo.read_text())) == 1
 
 
 def test_the_next_day_respects_cooldown_and_the_weeks_capacity(spark, lake):

@@ -15,6 +15,7 @@ from growth.models.uplift import (
     candidates,
     fit_selected,
     make_model,
+    selection_key,
 )
 from growth.models.uplift_metrics import (
     auuc,
@@ -251,3 +252,34 @@ def test_a_fold_learns_from_a_seeded_sample_above_max_rows():
     _, _, same = fit_selected(X, t, y, groups, grid=one, folds=1, max_rows=2000,
                               random_state=3)
     assert same == full
+
+
+def test_a_memo_reuses_the_choice_made_on_the_same_rows_and_settings():
+    X, t, y, _ = campaign(1500, 8)
+    groups = np.repeat(["a", "b", "c"], 500)
+    two = [{"learner": "linear", "C": 0.01}, {"learner": "linear", "C": 1.0}]
+    memo: dict[str, dict] = {}
+    model, chosen, scores = fit_selected(X, t, y, groups, grid=two, random_state=0,
+                                         memo=memo)
+    key = selection_key(X, t, y, groups, two, 3, 50_000, {"random_state": 0})
+    assert memo == {key: {"chosen": chosen, "scores": scores}}
+    # the same rows again: the memo's choice, not a new validation (a planted choice shows
+    # it is read), and the model is still fitted on every row with it
+    other = two[1 - two.index(chosen)]
+    memo[key] = {"chosen": other, "scores": [0.5, -0.5]}
+    reused, again, kept = fit_selected(X, t, y, groups, grid=two, random_state=0, memo=memo)
+    assert (again, kept) == (other, [0.5, -0.5])
+    expected = make_model("linear", random_state=0, C=other["C"]).fit(X, t, y)
+    np.testing.assert_allclose(reused.effect(X), expected.effect(X))
+    # one outcome, the candidates or a shared setting changed: another key, chosen anew
+    flipped = y.copy()
+    flipped[0] = 1 - flipped[0]
+    assert len({key,
+                selection_key(X, t, flipped, groups, two, 3, 50_000, {"random_state": 0}),
+                selection_key(X, t, y, groups, two[:1], 3, 50_000, {"random_state": 0}),
+                selection_key(X, t, y, groups, two, 2, 50_000, {"random_state": 0}),
+                selection_key(X, t, y, groups, two, 3, 50_000, {"random_state": 1})}) == 5
+    _, fresh, fresh_scores = fit_selected(X, t, flipped, groups, grid=two, random_state=0,
+                                          memo=memo)
+    assert len(memo) == 2 and memo[selection_key(
+        X, t, flipped, groups, two, 3, 50_000, {"random_state": 0})]["chosen"] == fresh
