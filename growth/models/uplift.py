@@ -236,10 +236,14 @@ def selection_key(X: np.ndarray, treated: np.ndarray, y: np.ndarray, groups: np.
                   grid: Sequence[dict], folds: int, max_rows: int, params: dict) -> str:
     """A digest of everything the rolling-origin choice depends on: the rows, the
     candidates, the folds, the sample cap, the shared settings and the XGBoost version.
-    Equal keys mean the choice would come out the same, so it can be reused."""
+    Equal keys mean the same choice, so it can be reused.
+
+    The features count to float32 precision, XGBoost's own: Spark may add a window's daily
+    amounts in another order on another run, and a difference in a double's last bits is
+    not new data (the boosted learners could not even see it)."""
     digest = hashlib.sha256()
-    for array in (X, treated, y):
-        values = np.ascontiguousarray(np.asarray(array, dtype=np.float64))
+    for array, dtype in ((X, np.float32), (treated, np.float64), (y, np.float64)):
+        values = np.ascontiguousarray(np.asarray(array, dtype=dtype))
         digest.update(repr(values.shape).encode())
         digest.update(values.tobytes())
     digest.update("\x1f".join(map(str, np.asarray(groups))).encode())

@@ -271,6 +271,9 @@ def test_a_memo_reuses_the_choice_made_on_the_same_rows_and_settings():
     assert (again, kept) == (other, [0.5, -0.5])
     expected = make_model("linear", random_state=0, C=other["C"]).fit(X, t, y)
     np.testing.assert_allclose(reused.effect(X), expected.effect(X))
+    # a feature moved in a double's last bits (a sum added in another order): the same key
+    assert selection_key(X.astype(np.float64) * (1 + 1e-15), t, y, groups, two, 3, 50_000,
+                         {"random_state": 0}) == key
     # one outcome, the candidates or a shared setting changed: another key, chosen anew
     flipped = y.copy()
     flipped[0] = 1 - flipped[0]
