@@ -8,8 +8,9 @@ Needs the large profile's raw zone in ``BENCH_LAKE_ROOT`` (default ``./lake-benc
 The day run is the profile's last day D (``GROWTH_SIM_END_DATE``). Before it, the lake is
 brought to the state the run of D - 1 leaves (not timed; each step is skipped when done):
 every source ingested through D - 1, the daily tables built, the snapshots and labels of
-D - 1 published, and a champion for each model (fitted on one cutoff on the driver, as
-``make bench-models`` does, when the lake has none).
+D - 1 published, a champion for each model (fitted on one cutoff on the driver, as
+``make bench-models`` does, when the lake has none), and D - 1's tiers and outreach lists
+(so D's lists find the week's capacity partly used and the effect model's choice made).
 
 Then ``airflow dags test growth_daily D`` runs the DAG exactly as the scheduler would, with
 its spark-submit tasks on the local master (one task at a time, the DAG's limit): ingest of
@@ -46,8 +47,17 @@ from models_large import ensure_champions  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 from growth.features.ingest_rules import BATCH_DATE  # noqa: E402
-from growth.jobs import build_daily, build_features, build_labels, delta_io, ingest  # noqa: E402
+from growth.jobs import (  # noqa: E402
+    build_daily,
+    build_features,
+    build_labels,
+    build_outreach,
+    delta_io,
+    ingest,
+    score,
+)
 from growth.jobs.config import load_config  # noqa: E402
+from growth.jobs.inputs import tiers_table  # noqa: E402
 from growth.jobs.session import get_spark  # noqa: E402
 from growth.layout import RUN_LOG_TABLE, SOURCE_ORDER, silver_table  # noqa: E402
 
@@ -86,6 +96,29 @@ def prepare(spark, cfg, day: date) -> None:
         say(f"setup: snapshots and labels of {before} ({time.perf_counter() - started:.0f} s)")
     for entity in ("merchant", "creator"):
         ensure_champions(spark, cfg, entity, before)
+    # The day before's tiers and outreach lists: the run of D finds this week's earlier list
+    # (capacity used, cooldown) and the effect model's choice its outreach jobs made, as a
+    # daily schedule leaves them.
+    for entity in ("merchant", "creator"):
+        if not _published(spark, cfg.table(tiers_table(entity)), before):
+            started = time.perf_counter()
+            score.run(spark, cfg, before, entity)
+            say(f"setup: {entity} tiers of {before} ({time.perf_counter() - started:.0f} s)")
+        if not _published(spark, cfg.table(build_outreach.TABLE), before, entity):
+            started = time.perf_counter()
+            build_outreach.run(spark, cfg, before, entity)
+            say(f"setup: {entity} outreach list of {before} "
+                f"({time.perf_counter() - started:.0f} s)")
+
+
+def _published(spark, table: str, day: date, entity: str | None = None) -> bool:
+    """Whether ``table`` has rows of ``day`` (of ``entity``'s type, for outreach lists)."""
+    if not delta_io.table_exists(spark, table):
+        return False
+    rows = spark.table(table).where(F.col("as_of_date") == F.lit(day))
+    if entity is not None:
+        rows = rows.where(F.col("entity_type") == entity)
+    return rows.limit(1).count() > 0
 
 
 def airflow_env(cfg) -> dict[str, str]:
