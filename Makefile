@@ -5,7 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install demo test test-demo test-cluster check-backfill lint docs bench-simulate bench-features bench-dq bench-models bench-daily clean
+.PHONY: install demo test test-demo test-cluster check-backfill lint docs bench-simulate bench-features bench-dq bench-models bench-daily bench-uplift-choice clean
 
 $(INSTALLED): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ bench-models: $(INSTALLED)
 # bench-simulate; prepares the lake up to the day before by itself).
 bench-daily: $(INSTALLED)
 	source scripts/env.sh && $(VENV)/bin/python benchmarks/daily_run_large.py
+
+# The outreach effect model's choice, validated and then reused from its memo, on synthetic
+# frames of the large profile's enrolment shapes (no lake needed).
+bench-uplift-choice: $(INSTALLED)
+	source scripts/env.sh && $(VENV)/bin/python benchmarks/uplift_choice.py
 
 clean:
 	rm -rf lake airflow_home
