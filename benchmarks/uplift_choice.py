@@ -14,9 +14,10 @@ settings and that the two models' effects are equal, and prints the two times.
 
 The shapes are a little above the large profile's enrolments (12 closed campaigns; the
 daily run of 2026-10-31 learnt from 20,160 merchant and 201,919 creator enrolments): 24,000
-and 240,000 rows, with the encoded feature counts of each entity's snapshot. The rows are synthetic (a randomized campaign, 30% control, whose
-true effect depends on three features), so the figures are the choice's cost, not its
-quality (docs/outreach.md measures that on the simulator).
+and 240,000 rows, with the encoded feature counts of each entity's snapshot. The rows are
+synthetic (a randomized campaign, 30% control, whose true effect depends on three
+features), so the figures are the choice's cost, not its quality (docs/outreach.md
+measures that on the simulator).
 """
 
 from __future__ import annotations
