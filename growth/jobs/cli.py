@@ -6,9 +6,12 @@ The same entry point serves spark-submit: ``spark-submit growth/jobs/cli.py inge
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from growth.errors import GrowthError
 
@@ -81,32 +84,107 @@ def _spark_defaults(_: argparse.Namespace) -> None:
         sys.stdout.write(f"{key} {value}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from growth.jobs import (
-        build_daily,
-        build_features,
-        build_labels,
-        build_outreach,
-        build_training_set,
-        dq_report,
-        evaluate_real,
-        evaluate_simulation,
-        evaluate_uplift,
-        export_outreach,
-        import_data,
-        ingest,
-        lookalike,
-        models_cli,
-        report,
-        run_dataset,
-        runs,
-        score,
-        simulate,
-        sql_server,
-        status,
-        train_models,
-    )
+# Every job module brings its own arguments and entry point (add_arguments, execute). They
+# are named, not imported: a job module pulls in Spark, pandas and the models (about 5 s), so
+# only the command being run is imported (``growth --help`` answers at once, and a task
+# spark-submit starts loads its own job alone).
+JOB_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("simulate", "simulate", "generate a simulated marketplace into the raw zone"),
+    ("import", "import_data", "your own CSV or Parquet files + a mapping file -> the raw "
+     "landing zone (daily batches), ready for ingest"),
+    ("run", "run_dataset", "a shipped real dataset (olist, olist-funnel, youtube) through "
+     "the whole pipeline, in its own lake"),
+    ("ingest", "ingest",
+     "raw batches -> silver Delta tables, bad rows to quarantine, reconciled"),
+    ("daily-aggregates", "build_daily",
+     "silver -> merchant_daily, creator_daily (only the days whose data changed)"),
+    ("features", "build_features",
+     "daily tables -> merchant_features, creator_features snapshots"),
+    ("labels", "build_labels", "daily tables -> merchant_labels, creator_labels"),
+    ("training-set", "build_training_set",
+     "snapshots + labels for a list of cutoffs -> <entity>_training_set"),
+    ("train", "train_models", "backtest and train the value and potential models of an "
+     "entity; promote the new one if it beats the champion"),
+    ("score", "score",
+     "score a snapshot with the champions -> <entity>_tiers, potential_scores"),
+    ("lookalike", "lookalike", "look-alike scores of the new entities (no history of their "
+     "own), learnt from the traits of the day's tier S and A entities -> lookalike_scores"),
+    ("outreach", "build_outreach", "rank who to call by the learnt effect of a contact x "
+     "predicted value (potential x value without campaign history), allocate to account "
+     "managers within capacity, cooldown and suppression -> outreach_lists"),
+    ("uplift-eval", "evaluate_uplift", "learn the effect of outreach from earlier campaigns "
+     "and rank the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a "
+     "simulated lake, the oracle"),
+    ("evaluate-real", "evaluate_real", "on a shipped real dataset (olist, olist-funnel, "
+     "youtube): the model's ROC-AUC out of time beside a rule baseline and the target"),
+    ("sim-eval", "evaluate_simulation", "on a simulated lake: backtest the potential model "
+     "against the simulator's ground truth (noise-free expected value), beside the rule "
+     "baselines"),
+    ("report", "report", "one static HTML page of the day: tiers, migration, lift and "
+     "gain, calibration, Qini, feature importance, data quality, freshness"),
+    ("dq", "dq_report",
+     "what the data-quality gates said about a date: checks per table, failures"),
+    ("runs", "runs", "what the runs of a date published (from the run log)"),
+    ("status", "status", "the newest runs of every job and each published table's "
+     "freshness (from the run log); --check fails on a stale table"),
+)
 
+ALL = "*"
+"""``build_parser(ALL)``: every command's arguments (tests, and anything that inspects them)."""
+
+
+def _job_module(name: str) -> ModuleType:
+    return importlib.import_module(f"growth.jobs.{name}")
+
+
+def _wire_job(p: argparse.ArgumentParser, module_name: str) -> None:
+    module = _job_module(module_name)
+    module.add_arguments(p)
+    p.set_defaults(func=module.execute)
+
+
+def _wire_export(p: argparse.ArgumentParser) -> None:
+    export_outreach = _job_module("export_outreach")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="kind")
+    k = kinds.add_parser("outreach", help="a day's outreach lists, one file per team, for CRM "
+                         "import (holdout rows left out)")
+    export_outreach.add_arguments(k)
+    k.set_defaults(func=export_outreach.execute)
+
+
+def _wire_sql(p: argparse.ArgumentParser) -> None:
+    p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')
+    p.add_argument("--format", choices=("table", "csv"), default="table")
+    p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
+    p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
+    p.set_defaults(func=_sql)
+
+
+def _wire_docs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--check", action="store_true", help="fail if the file is stale")
+    p.set_defaults(func=_docs)
+
+
+OTHER_COMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    # models and serve: their sub-commands (list, show, ...; sql) set their own entry points.
+    ("models", "the model registry: list, show, promote, promote-candidates, rollback",
+     lambda p: _job_module("models_cli").add_arguments(p)),
+    ("export", "write published tables to files for other tools: 'growth export outreach' "
+     "gives one CSV or Parquet file per team", _wire_export),
+    ("serve", "serve the tables: 'growth serve sql' runs a Spark Thrift (JDBC/ODBC, beeline) "
+     "server on the growth database", lambda p: _job_module("sql_server").add_arguments(p)),
+    ("sql", "run a SQL query against the growth database", _wire_sql),
+    ("spark-defaults", "print the Spark settings as a properties file, for spark-sql / "
+     "spark-submit", lambda p: p.set_defaults(func=_spark_defaults)),
+    ("config", "print the resolved settings", lambda p: p.set_defaults(func=_config)),
+    ("docs", "regenerate docs/sources.md and docs/features.md from the contracts and the "
+     "feature registry", _wire_docs),
+)
+
+
+def build_parser(command: str | None = ALL) -> argparse.ArgumentParser:
+    """The ``growth`` parser. Every command is listed, but only ``command``'s arguments are
+    added (its module imported): ``ALL`` adds every command's, None none (top-level help)."""
     parser = argparse.ArgumentParser(
         prog="growth",
         description=(
@@ -115,93 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-
-    # Every job module brings its own arguments and entry point (add_arguments, execute).
-    jobs = [
-        ("simulate", simulate, "generate a simulated marketplace into the raw zone"),
-        ("import", import_data, "your own CSV or Parquet files + a mapping file -> the raw "
-         "landing zone (daily batches), ready for ingest"),
-        ("run", run_dataset, "a shipped real dataset (olist, olist-funnel, youtube) through "
-         "the whole pipeline, in its own lake"),
-        ("ingest", ingest,
-         "raw batches -> silver Delta tables, bad rows to quarantine, reconciled"),
-        ("daily-aggregates", build_daily,
-         "silver -> merchant_daily, creator_daily (only the days whose data changed)"),
-        ("features", build_features,
-         "daily tables -> merchant_features, creator_features snapshots"),
-        ("labels", build_labels, "daily tables -> merchant_labels, creator_labels"),
-        ("training-set", build_training_set,
-         "snapshots + labels for a list of cutoffs -> <entity>_training_set"),
-        ("train", train_models, "backtest and train the value and potential models of an "
-         "entity; promote the new one if it beats the champion"),
-        ("score", score,
-         "score a snapshot with the champions -> <entity>_tiers, potential_scores"),
-        ("lookalike", lookalike, "look-alike scores of the new entities (no history of their "
-         "own), learnt from the traits of the day's tier S and A entities -> lookalike_scores"),
-        ("outreach", build_outreach, "rank who to call by the learnt effect of a contact x "
-         "predicted value (potential x value without campaign history), allocate to account "
-         "managers within capacity, cooldown and suppression -> outreach_lists"),
-        ("uplift-eval", evaluate_uplift, "learn the effect of outreach from earlier campaigns "
-         "and rank the latest ones: Qini, AUUC, uplift@k beside rule rankings and, on a "
-         "simulated lake, the oracle"),
-        ("evaluate-real", evaluate_real, "on a shipped real dataset (olist, olist-funnel, "
-         "youtube): the model's ROC-AUC out of time beside a rule baseline and the target"),
-        ("sim-eval", evaluate_simulation, "on a simulated lake: backtest the potential model "
-         "against the simulator's ground truth (noise-free expected value), beside the rule "
-         "baselines"),
-        ("report", report, "one static HTML page of the day: tiers, migration, lift and "
-         "gain, calibration, Qini, feature importance, data quality, freshness"),
-        ("dq", dq_report,
-         "what the data-quality gates said about a date: checks per table, failures"),
-        ("runs", runs, "what the runs of a date published (from the run log)"),
-        ("status", status, "the newest runs of every job and each published table's "
-         "freshness (from the run log); --check fails on a stale table"),
-    ]
-    for name, module, text in jobs:
+    for name, module_name, text in JOB_COMMANDS:
         p = sub.add_parser(name, help=text)
-        module.add_arguments(p)
-        p.set_defaults(func=module.execute)
-
-    p = sub.add_parser("models", help="the model registry: list, show, promote, promote-candidates, rollback")
-    models_cli.add_arguments(p)
-
-    p = sub.add_parser("export", help="write published tables to files for other tools: "
-                       "'growth export outreach' gives one CSV or Parquet file per team")
-    kinds = p.add_subparsers(dest="kind", required=True, metavar="kind")
-    k = kinds.add_parser("outreach", help="a day's outreach lists, one file per team, for CRM "
-                         "import (holdout rows left out)")
-    export_outreach.add_arguments(k)
-    k.set_defaults(func=export_outreach.execute)
-
-    p = sub.add_parser("serve", help="serve the tables: 'growth serve sql' runs a Spark Thrift "
-                       "(JDBC/ODBC, beeline) server on the growth database")
-    sql_server.add_arguments(p)
-
-    p = sub.add_parser("sql", help="run a SQL query against the growth database")
-    p.add_argument("query", help='e.g. "SHOW TABLES IN growth"')
-    p.add_argument("--format", choices=("table", "csv"), default="table")
-    p.add_argument("--limit", type=int, default=50, help="rows shown in table format")
-    p.add_argument("--truncate", type=int, default=40, help="max characters per cell")
-    p.set_defaults(func=_sql)
-
-    p = sub.add_parser(
-        "spark-defaults",
-        help="print the Spark settings as a properties file, for spark-sql / spark-submit",
-    )
-    p.set_defaults(func=_spark_defaults)
-
-    p = sub.add_parser("config", help="print the resolved settings")
-    p.set_defaults(func=_config)
-
-    p = sub.add_parser("docs", help="regenerate docs/sources.md and docs/features.md from the contracts and the "
-        "feature registry")
-    p.add_argument("--check", action="store_true", help="fail if the file is stale")
-    p.set_defaults(func=_docs)
+        if command in (ALL, name):
+            _wire_job(p, module_name)
+    for name, text, wire in OTHER_COMMANDS:
+        p = sub.add_parser(name, help=text)
+        if command in (ALL, name):
+            wire(p)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` names (its first word that is not an option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_in(argv)).parse_args(argv)
     from growth.jobs.config import load_config
 
     try:

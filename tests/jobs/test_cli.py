@@ -39,6 +39,45 @@ def test_training_set_rejects_a_malformed_cutoff_by_value(capsys):
     assert "expected YYYY-MM-DD" in capsys.readouterr().err
 
 
+def modules_loaded(*argv: str, then: str = "") -> set[str]:
+    """The growth.jobs modules and heavy libraries a fresh interpreter holds after ``growth
+    <argv>`` parsed its arguments (help exits there) and ``then`` (a statement) ran."""
+    probe = (
+        "import sys\n"
+        "from growth.jobs import cli\n"
+        "try:\n"
+        "    cli.build_parser(cli._command_in(sys.argv[1:])).parse_args(sys.argv[1:])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"{then}\n"
+        "heavy = ('pyspark', 'pandas', 'xgboost', 'great_expectations')\n"
+        "print('loaded:', *sorted(m for m in sys.modules if m in heavy\n"
+        "                          or m.startswith('growth.jobs.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1].split()
+    assert last[0] == "loaded:", done.stdout
+    return set(last[1:])
+
+
+def test_help_imports_no_job_and_a_command_only_what_its_own_job_needs():
+    assert modules_loaded("--help") == {"growth.jobs.cli"}
+    assert modules_loaded("config") == {"growth.jobs.cli"}
+    loaded = modules_loaded("outreach", "--help")
+    assert {"growth.jobs.build_outreach", "pyspark"} <= loaded
+    assert loaded == modules_loaded(then="import growth.jobs.build_outreach")
+    assert "growth.jobs.report" not in loaded  # another command's job
+
+
+def test_every_command_parses_its_arguments_alone_as_with_all():
+    argv = ["training-set", "--entity", "merchant", "--as-of", "2026-10-31"]
+    alone, every = build_parser("training-set").parse_args(argv), build_parser().parse_args(argv)
+    assert vars(alone) == vars(every)
+    assert alone.func.__module__ == "growth.jobs.build_training_set"
+
+
 def growth(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "growth.jobs.cli", *args],
