@@ -26,6 +26,13 @@ def _generated_docs() -> dict[Path, str]:
     }
 
 
+# Libraries whose INFO lines say nothing a user of a job can act on: py4j logs every call to
+# the JVM; Great Expectations logs its ephemeral context and about two lines per expectation
+# ("_get_default_value called with key ..."), dozens per gate, burying the gate's own summary
+# in the task logs. Their warnings and errors still show.
+NOISY_LOGGERS = ("py4j", "pyspark", "great_expectations")
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
@@ -33,7 +40,7 @@ def _configure_logging(level: str) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    for noisy in ("py4j", "pyspark"):
+    for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -85,6 +85,27 @@ def growth(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
+def test_job_logs_keep_library_warnings_and_drop_their_info_chatter():
+    # A fresh interpreter: the levels are process-wide, and other tests log through them.
+    script = (
+        "import logging\n"
+        "from growth.jobs.cli import _configure_logging\n"
+        "_configure_logging('INFO')\n"
+        "ge = logging.getLogger('great_expectations.expectations.expectation')\n"
+        "ge.info('_get_default_value called with key row_condition')\n"
+        "ge.warning('a deprecated argument')\n"
+        "logging.getLogger('py4j.clientserver').info('Received command c on object id p0')\n"
+        "logging.getLogger('growth.jobs.quality').info('growth.t: 3 check(s) passed')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    lines = [line.split(" ", 1)[1] for line in done.stderr.splitlines()]  # drop the time
+    assert lines == [
+        "WARNING great_expectations.expectations.expectation: a deprecated argument",
+        "INFO growth.jobs.quality: growth.t: 3 check(s) passed",
+    ]
+
+
 def test_a_user_error_is_one_clear_line_and_exit_status_1(tmp_path):
     done = growth("ingest", "--source", "merchants", "--as-of", "2026-05-01",
                   env={"GROWTH_LAKE_ROOT": str(tmp_path)})
