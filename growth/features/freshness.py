@@ -1,12 +1,17 @@
 """How fresh each published table is, from the run log: pure transforms behind ``growth status``.
 
-``table_freshness``. Grain: one row per ``target_table`` of the run log. Reads run_log
-(job, target_table, as_of, status, message, started_at, finished_at, table_version). Writes
-target_table, job, last_as_of (the newest run date with a ``success`` or ``empty`` run),
-last_success_at, table_version (written by that run), latest_status and latest_message (of
-the newest run whatever its outcome), behind_days (days between last_as_of and the newest
-successful run date of any daily job: the day the platform has reached), age_hours
-(``now`` - last_success_at), allowed_days (the cadence's tolerance) and fresh.
+``table_freshness``. Grain: one row per table a run published: each table named in a run's
+``versions_written`` (a job publishing both entities' tables names both), else its
+``target_table`` (runs that published nothing, and logs written before that column existed).
+A weekly job counts for its target alone: the snapshots and labels a training set fills in
+for its past cutoffs are history, not the run date's publication.
+Reads run_log (job, target_table, as_of, status, message, started_at, finished_at,
+table_version, versions_written when present). Writes target_table, job, last_as_of (the
+newest run date with a ``success`` or ``empty`` run), last_success_at, table_version (the
+version that run left the table at), latest_status and latest_message (of the newest run
+whatever its outcome), behind_days (days between last_as_of and the newest successful run
+date of any daily job: the day the platform has reached), age_hours (``now`` -
+last_success_at), allowed_days (the cadence's tolerance) and fresh.
 
 A table is fresh when it is at most ``allowed_days`` behind: 0 for the daily jobs (every
 daily table should reach the newest day), ``WEEKLY_ALLOWED_DAYS`` for the weekly training
@@ -36,9 +41,27 @@ def _allowed_days(job: Column) -> Column:
     return F.when(job.isin(*WEEKLY_JOBS), F.lit(WEEKLY_ALLOWED_DAYS)).otherwise(F.lit(0))
 
 
+def per_published_table(run_log: DataFrame) -> DataFrame:
+    """One row per (run, table it published): the run's row with ``target_table`` and
+    ``table_version`` taken from each entry of ``versions_written``; a run without entries,
+    or of a weekly job, keeps its own target and version."""
+    if "versions_written" not in run_log.columns:  # a log from before the column
+        return run_log
+    written = F.from_json("versions_written", "map<string,bigint>")
+    daily_run = ~F.col("job").isin(*WEEKLY_JOBS)
+    tables = F.when(daily_run & (F.coalesce(F.size(written), F.lit(0)) > 0), written).otherwise(
+        F.create_map(F.col("target_table"), F.col("table_version")))
+    return (
+        run_log.select("*", F.explode(tables).alias("_table", "_version"))
+        .drop("target_table", "table_version")
+        .withColumnsRenamed({"_table": "target_table", "_version": "table_version"})
+    )
+
+
 def table_freshness(run_log: DataFrame, now: datetime) -> DataFrame:
     """See the module docstring. ``now`` is passed in (never read here) so that ages are
     testable; an empty run log gives an empty frame."""
+    run_log = per_published_table(run_log)
     newest_first = Window.partitionBy("target_table").orderBy(
         F.col("started_at").desc(), F.col("finished_at").desc())
     latest = (

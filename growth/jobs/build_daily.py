@@ -164,6 +164,9 @@ def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> li
         record.versions_read = json.dumps(current, sort_keys=True)
         if days == []:
             log.info("daily aggregates: silver unchanged since the last run; nothing to do")
+            # Both tables are up to date for the day as they stand: say so for each.
+            for table in (MERCHANT_DAILY, CREATOR_DAILY):
+                record.wrote(spark, cfg.table(table.name))
             record.status, record.rows_in = "empty", 0
             return []
         log.info("daily aggregates: %s", "full rebuild" if days is None else
@@ -173,11 +176,12 @@ def run(spark: SparkSession, cfg: Config, as_of: date, full: bool = False) -> li
             spark, merchants, cfg.table(MERCHANT_DAILY.name), "date", days,
             _audit(spark, cfg, record, MERCHANT_DAILY, as_of),
         )
-        record.table_version = delta_io.current_version(spark, cfg.table(MERCHANT_DAILY.name))
+        record.wrote(spark, cfg.table(MERCHANT_DAILY.name))
         written_creators = delta_io.replace_dates(
             spark, creators, cfg.table(CREATOR_DAILY.name), "date", days,
             _audit(spark, cfg, record, CREATOR_DAILY, as_of),
         )
+        record.wrote(spark, cfg.table(CREATOR_DAILY.name))
         record.rows_inserted = written + written_creators
         if days is None:
             bounds = spark.table(cfg.table(MERCHANT_DAILY.name)).agg(F.min("date"), F.max("date"))

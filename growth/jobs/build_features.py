@@ -157,12 +157,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
         written = 0
         for entity in entities:
             rows = publish_snapshots(spark, cfg, record, entity, dates)
+            record.wrote(spark, cfg.table(features_table(entity)))
             log.info("%s: %d rows over %d snapshot(s)", features_table(entity), rows, len(dates))
             written += rows
         record.rows_inserted = written
-        record.table_version = delta_io.current_version(
-            spark, cfg.table(features_table(entities[0]))
-        )
         record.status = "success"
         return dates
 

@@ -121,10 +121,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date, date_from: date | None = 
         written = 0
         for entity in ENTITIES:
             rows = publish_labels(spark, cfg, record, entity, cutoffs)
+            record.wrote(spark, cfg.table(labels_table(entity)))
             log.info("%s: %d rows", labels_table(entity), rows)
             written += rows
         record.rows_inserted = written
-        record.table_version = delta_io.current_version(spark, cfg.table(labels_table("merchant")))
         record.status = "success"
         return cutoffs
 

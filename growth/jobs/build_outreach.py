@@ -298,6 +298,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
             log.warning("%s outreach on %s: %s", entity, as_of, record.message)
             delta_io.replace_dates(spark, candidate, name, AS_OF, [as_of],
                                    also=f"entity_type = '{entity}'")
+            record.wrote(spark, name)
             record.status, record.rows_inserted = "empty", 0
             return 0
         capacities = dict(zip(managers["manager_id"], managers["weekly_capacity"].astype(int),
@@ -311,7 +312,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
                                       capacities), n),
             also=f"entity_type = '{entity}'")
         record.rows_inserted = written
-        record.table_version = delta_io.current_version(spark, name)
+        record.wrote(spark, name)
         record.status = "success"
         return written
 

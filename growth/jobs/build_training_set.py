@@ -72,10 +72,12 @@ def run(
         if missing:
             log.info("computing %d missing snapshot(s) in one pass", len(missing))
             publish_snapshots(spark, cfg, record, entity, missing)
+            record.wrote(spark, features_name)
         missing = sorted(set(usable) - published_dates(spark, labels_name))
         if missing:
             log.info("computing %d missing label cutoff(s) in one pass", len(missing))
             publish_labels(spark, cfg, record, entity, missing)
+            record.wrote(spark, labels_name)
         wanted = F.col(AS_OF).isin(usable)
         rows = training_set(
             spark.table(features_name).where(wanted),
@@ -92,7 +94,7 @@ def run(
             delta_io.overwrite(spark, rows, name)
         finally:
             rows.unpersist()
-        record.table_version = delta_io.current_version(spark, name)
+        record.wrote(spark, name)
         record.status = "success"
         log.info("%s: %d rows over %d cutoff(s), Delta version %d", training_table(entity),
                  record.rows_inserted, len(usable), record.table_version)

@@ -148,7 +148,7 @@ def _publish(
     merged["unchanged"] = record.rows_accepted - merged["inserted"] - merged["updated"]
     record.rows_inserted, record.rows_updated = merged["inserted"], merged["updated"]
     record.rows_unchanged = merged["unchanged"]
-    record.table_version = delta_io.current_version(spark, silver)
+    record.wrote(spark, silver)
     return merged
 
 

@@ -120,6 +120,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
             # may have no new entity any more).
             delta_io.replace_dates(spark, spark.createDataFrame([], SCHEMA), name, AS_OF,
                                    [as_of], also=f"entity_type = '{entity}'")
+            record.wrote(spark, name)
             record.status, record.rows_inserted = "empty", 0
             record.message = f"no {entity} in tier {NEW} on {as_of}: nothing to score"
             log.info("%s look-alike: %s", entity, record.message)
@@ -153,7 +154,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> int:
             also=f"entity_type = '{entity}'",
         )
         record.rows_inserted = written
-        record.table_version = delta_io.current_version(spark, name)
+        record.wrote(spark, name)
         record.status = "success"
         return written
 

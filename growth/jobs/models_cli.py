@@ -72,6 +72,7 @@ def _promote_candidates(args: argparse.Namespace) -> None:
         lines = model_registry.promote_candidates(spark, cfg, args.entity, args.as_of)
         record.rows_updated = sum("promoted" in line for line in lines)
         record.message = "; ".join(lines)
+        record.wrote(spark, record.target_table)
         record.status = "success"
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 import uuid
@@ -52,6 +53,10 @@ RUN_LOG_SCHEMA = StructType(
         StructField("versions_read", StringType(), True),
         # Seconds spent in data-quality gates: the validation overhead of the run.
         StructField("dq_seconds", DoubleType(), True),
+        # JSON {table: Delta version} of every table the run published (table_version is the
+        # target's alone): a job publishing both entities' tables names each, so that
+        # freshness covers every published table. Last, as Delta adds it to older logs.
+        StructField("versions_written", StringType(), True),
     ]
 )
 
@@ -101,6 +106,7 @@ class RunRecord:
     table_version: int | None = None
     versions_read: str | None = None
     dq_seconds: float | None = None
+    versions_written: dict[str, int | None] = dataclasses.field(default_factory=dict)
     # dq_results rows of this run's gates (DQ_RESULTS_SCHEMA without the run's own columns),
     # written with the run log in one commit per run whatever the outcome.
     checks: list[tuple] = dataclasses.field(default_factory=list)
@@ -113,6 +119,15 @@ class RunRecord:
         if not self.run_id:
             self.run_id = new_run_id(self.job)
 
+    def wrote(self, spark: SparkSession, name: str) -> int | None:
+        """Note that the run published table ``name`` (or found it already up to date): its
+        version now, also ``table_version`` when it is the target table; return it."""
+        version = delta_io.current_version(spark, name)
+        self.versions_written[name] = version
+        if name == self.target_table:
+            self.table_version = version
+        return version
+
     def write(self, spark: SparkSession, cfg: Config) -> None:
         finished = datetime.now(UTC)
         if self.checks:
@@ -124,6 +139,8 @@ class RunRecord:
         # Aware datetimes: PySpark converts them to UTC instants whatever the local zone.
         values["finished_at"] = finished
         values["duration_s"] = (finished - self.started_at).total_seconds()
+        values["versions_written"] = (
+            json.dumps(self.versions_written, sort_keys=True) if self.versions_written else None)
         row = tuple(values[f.name] for f in RUN_LOG_SCHEMA.fields)
         delta_io.append(spark, spark.createDataFrame([row], RUN_LOG_SCHEMA), cfg.table(RUN_LOG_TABLE))
 

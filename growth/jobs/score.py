@@ -187,7 +187,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date, entity: str) -> dict[str,
         finally:
             scored.unpersist()
         record.rows_inserted = sum(counts.values())
-        record.table_version = delta_io.current_version(spark, tiers_name)
+        record.wrote(spark, tiers_name)
+        record.wrote(spark, cfg.table(POTENTIAL_TABLE))
         record.status = "success"
         return counts
 

@@ -295,6 +295,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date, entity: str, *,
         record.rows_inserted = len(reports)
         record.message = (f"{'; '.join(statuses)}; {rows:,} training rows trained "
                           f"{trainer.description}")
+        record.wrote(spark, record.target_table)
         record.status = "success"
         return reports
 

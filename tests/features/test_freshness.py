@@ -3,6 +3,7 @@ success, a table never published, an empty log."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -10,6 +11,10 @@ from pyspark.testing import assertDataFrameEqual
 
 from growth.features.freshness import recent_runs, table_freshness
 from growth.jobs.run_log import RUN_LOG_SCHEMA
+
+FRESHNESS = ("target_table string, job string, last_as_of date, last_success_at timestamp, "
+             "table_version bigint, latest_status string, latest_message string, "
+             "behind_days int, age_hours double, allowed_days int, fresh boolean")
 
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
 
@@ -20,7 +25,7 @@ def at(day: int, hour: int) -> datetime:
 
 def run(job: str, table: str, as_of: date, status: str, start: datetime, *, version=None,
         message=None, rows_in=None, accepted=None, inserted=None, updated=None,
-        run_id=None) -> tuple:
+        run_id=None, written: dict[str, int] | None = None) -> tuple:
     values = dict(
         run_id=run_id or f"{job}:{table}:{start:%d%H}", job=job, target_table=table,
         as_of=as_of, batch_from=None, batch_to=None, rows_in=rows_in, rows_accepted=accepted,
@@ -28,6 +33,7 @@ def run(job: str, table: str, as_of: date, status: str, start: datetime, *, vers
         rows_updated=updated, rows_unchanged=None, table_version=version, status=status,
         message=message, started_at=start, finished_at=start.replace(minute=30),
         duration_s=1800.0, versions_read=None, dq_seconds=2.25,
+        versions_written=json.dumps(written) if written else None,
     )
     return tuple(values[f.name] for f in RUN_LOG_SCHEMA.fields)
 
@@ -65,10 +71,63 @@ def test_freshness_per_table_against_the_newest_daily_day_and_its_cadence(spark)
          at(1, 6).replace(minute=30), 0, "success", None, 6, 29.5, 7, True),
         ("growth.silver_orders", "ingest", D2, at(2, 1).replace(minute=30), 2, "success",
          None, 0, 10.5, 0, True),
-    ], "target_table string, job string, last_as_of date, last_success_at timestamp, "
-       "table_version bigint, latest_status string, latest_message string, behind_days int, "
-       "age_hours double, allowed_days int, fresh boolean")
+    ], FRESHNESS)
     assertDataFrameEqual(got, expected, checkRowOrder=True)
+
+
+# Jobs that publish more than their target table: the daily tables of both entities in one
+# run, each entity's tiers beside its rows of the shared potential_scores.
+MULTI = [
+    run("build_daily", "growth.merchant_daily", D2, "success", at(2, 3), version=7,
+        written={"growth.merchant_daily": 7, "growth.creator_daily": 4}),
+    # A failed rerun published nothing: it names its target alone.
+    run("build_daily", "growth.merchant_daily", D2, "failed", at(2, 4), message="rerun"),
+    run("score", "growth.merchant_tiers", D2, "success", at(2, 5), version=3,
+        written={"growth.merchant_tiers": 3, "growth.potential_scores": 9}),
+    run("score", "growth.creator_tiers", D2, "success", at(2, 6), version=2,
+        written={"growth.creator_tiers": 2, "growth.potential_scores": 10}),
+    # A training set filling in past snapshots does not publish the run date's snapshot.
+    run("build_features", "growth.merchant_features", D1, "success", at(1, 2), version=5,
+        written={"growth.merchant_features": 5, "growth.creator_features": 3}),
+    run("build_training_set", "growth.merchant_training_set", D2, "success", at(2, 7),
+        version=0, written={"growth.merchant_training_set": 0, "growth.merchant_features": 6}),
+]
+
+
+def test_every_table_a_run_published_has_its_own_freshness_and_version(spark):
+    got = table_freshness(spark.createDataFrame(MULTI, RUN_LOG_SCHEMA), NOW)
+    expected = spark.createDataFrame([
+        ("growth.creator_daily", "build_daily", D2, at(2, 3).replace(minute=30), 4,
+         "success", None, 0, 8.5, 0, True),
+        ("growth.creator_features", "build_features", D1, at(1, 2).replace(minute=30), 3,
+         "success", None, 1, 33.5, 0, False),
+        ("growth.creator_tiers", "score", D2, at(2, 6).replace(minute=30), 2, "success", None,
+         0, 5.5, 0, True),
+        ("growth.merchant_daily", "build_daily", D2, at(2, 3).replace(minute=30), 7,
+         "failed", "rerun", 0, 8.5, 0, True),
+        ("growth.merchant_features", "build_features", D1, at(1, 2).replace(minute=30), 5,
+         "success", None, 1, 33.5, 0, False),
+        ("growth.merchant_tiers", "score", D2, at(2, 5).replace(minute=30), 3, "success", None,
+         0, 6.5, 0, True),
+        ("growth.merchant_training_set", "build_training_set", D2,
+         at(2, 7).replace(minute=30), 0, "success", None, 0, 4.5, 7, True),
+        # Written by both score runs: the newest one's version.
+        ("growth.potential_scores", "score", D2, at(2, 6).replace(minute=30), 10, "success",
+         None, 0, 5.5, 0, True),
+    ], FRESHNESS)
+    assertDataFrameEqual(got, expected, checkRowOrder=True)
+
+
+def test_a_run_log_from_before_versions_written_gives_each_target_table(spark):
+    legacy = spark.createDataFrame(MULTI, RUN_LOG_SCHEMA).drop("versions_written")
+    got = table_freshness(legacy, NOW).select("target_table", "table_version", "latest_status")
+    assertDataFrameEqual(got, spark.createDataFrame([
+        ("growth.creator_tiers", 2, "success"),
+        ("growth.merchant_daily", 7, "failed"),
+        ("growth.merchant_features", 5, "success"),
+        ("growth.merchant_tiers", 3, "success"),
+        ("growth.merchant_training_set", 0, "success"),
+    ], "target_table string, table_version bigint, latest_status string"), checkRowOrder=True)
 
 
 def test_a_weekly_table_more_than_a_week_behind_is_stale_and_an_empty_log_gives_nothing(spark):

@@ -7,13 +7,15 @@ demo profile (2,000 merchants, 10,000 creators) through ``GROWTH_TEST_PROFILE=de
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from pyspark.sql import DataFrame
 
 from growth.features.compare import row_differences
+from growth.features.freshness import table_freshness
 from growth.features.registry import DAILY_TABLES, distinct_count_tolerances
 from growth.features.windows import snapshot_features
 from growth.jobs import (
@@ -21,6 +23,7 @@ from growth.jobs import (
     build_features,
     build_labels,
     build_training_set,
+    delta_io,
     ingest,
     simulate,
 )
@@ -130,3 +133,26 @@ def test_labels_and_training_set(spark, lake):
     assert sorted(r[0] for r in training.select("as_of_date").distinct().collect()) == sorted(cut)
     with pytest.raises(ingest.RunWindowError, match=f"precedes the first day of data.*{first}"):
         build_training_set.run(spark, small, END, "merchant", before)
+
+
+def test_each_run_logs_every_table_it_published_at_its_version(spark, lake):
+    small, _ = lake
+    runs = (spark.table(small.table("run_log")).where("status IN ('success', 'empty')")
+            .orderBy("finished_at").collect())
+    newest: dict[str, tuple[str, int]] = {}  # table -> (job, version) of the last run naming it
+    for run in runs:
+        for table, version in json.loads(run.versions_written or "{}").items():
+            newest[table] = (run.job, version)
+        if run.job in ("build_daily", "build_features", "build_labels"):
+            # One run publishes both entities' tables; its target is the merchants' one.
+            assert len(json.loads(run.versions_written)) == 2, run
+            assert run.table_version == json.loads(run.versions_written)[run.target_table]
+    for table in ("merchant_daily", "creator_daily", "merchant_features", "creator_features",
+                  "merchant_labels", "creator_labels", "silver_orders",
+                  "merchant_training_set"):
+        name = small.table(table)
+        assert newest[name][1] == delta_io.current_version(spark, name), (table, newest[name])
+    fresh = {r.target_table for r in table_freshness(spark.table(small.table("run_log")),
+                                                     datetime.now(UTC)).collect()}
+    assert {small.table(t) for t in ("creator_daily", "creator_features", "creator_labels",
+                                     "silver_orders")} <= fresh
